@@ -1,0 +1,53 @@
+"""Silent token refresh for requests.
+
+    session.auth = SilentAuth(PasswordGrant(token_url), username="alice")
+"""
+
+from __future__ import annotations
+
+from ._adapter import SilentAuthAdapter
+from ._auth import SilentAuth
+from ._errors import (
+    CredentialsNotFound,
+    InsecureTransportError,
+    InvalidCredentials,
+    SilentAuthError,
+    StoreError,
+    TokenEndpointError,
+    UnreplayableBodyError,
+)
+from ._grants import ClientCredentials, Credentials, Grant, JsonLogin, PasswordGrant
+from ._placement import BasicToken, Bearer, Header, Placement, Query
+from ._store import Account, FileStore, KeyringStore, MemoryStore, Store
+from ._token import Token
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "Account",
+    "BasicToken",
+    "Bearer",
+    "ClientCredentials",
+    "Credentials",
+    "CredentialsNotFound",
+    "FileStore",
+    "Grant",
+    "Header",
+    "InsecureTransportError",
+    "InvalidCredentials",
+    "JsonLogin",
+    "KeyringStore",
+    "MemoryStore",
+    "PasswordGrant",
+    "Placement",
+    "Query",
+    "SilentAuth",
+    "SilentAuthAdapter",
+    "SilentAuthError",
+    "Store",
+    "StoreError",
+    "Token",
+    "TokenEndpointError",
+    "UnreplayableBodyError",
+    "__version__",
+]

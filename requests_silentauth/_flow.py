@@ -1,0 +1,195 @@
+"""What happens to one request: attach, judge the answer, resend once. Shared by the
+``session.auth`` entry point and the mounted adapter, which differ only in how they send.
+
+The decisions (``rejection_reason``, ``replayable``) are pure functions of the request and the
+response; ``Flow`` carries them out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+from requests import PreparedRequest, Response
+from requests.cookies import extract_cookies_to_jar
+
+from ._challenge import bearer_error
+from ._endpoint import Timeout
+from ._errors import UnreplayableBodyError
+from ._manager import TokenManager
+from ._origins import OriginSet, check_transport
+from ._placement import Placement
+from ._token import Token
+
+log = logging.getLogger("requests_silentauth")
+
+#: Marks a response that is already the outcome of our one resend, so that no second layer
+#: (hook after adapter) re-authenticates again.
+RESENT = "_silentauth_resent"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Immutable per-auth settings that decide what a response means and where tokens go."""
+
+    origins: OriginSet
+    placement: Placement
+    reauth_on: frozenset[int]
+    is_rejected: Callable[[Response], bool] | None
+    allow_insecure_http: bool
+
+
+def rejection_reason(policy: Policy, response: Response) -> str | None:
+    """Why this response means "the token was refused", or None. Pure."""
+    if getattr(response, RESENT, False):
+        return None
+    if not policy.origins.allows(response.request.url if response.request else None):
+        return None  # a 401 from elsewhere says nothing about our token
+    if response.status_code in policy.reauth_on:
+        if bearer_error(response.headers.get("WWW-Authenticate")) == "insufficient_scope":
+            return None  # RFC 6750 §3.1: a new token would not have more scope
+        return f"status {response.status_code}"
+    if policy.is_rejected is not None and policy.is_rejected(response):
+        return "is_rejected"
+    return None
+
+
+def replayable(request: PreparedRequest) -> bool:
+    """Rewind the body if it can be resent identically; False when it cannot (generators,
+    consumed or non-seekable streams)."""
+    body = request.body
+    if body is None or isinstance(body, bytes | str):
+        return True
+    position = getattr(request, "_body_position", None)
+    seek = getattr(body, "seek", None)
+    if isinstance(position, int) and seek is not None:
+        try:
+            seek(position)
+        except (OSError, ValueError):
+            return False
+        return True
+    return False
+
+
+@dataclass
+class Exchange:
+    """Per-request state that travels with the request (never shared between requests)."""
+
+    token: Token | None
+    resent: bool = False
+
+
+class Flow:
+    def __init__(self, manager: TokenManager, policy: Policy) -> None:
+        self.manager = manager
+        self.policy = policy
+
+    def attach(self, request: PreparedRequest, timeout: Timeout) -> Token | None:
+        """Put a token on ``request`` when its origin is allowed; take ours off otherwise."""
+        placement = self.policy.placement
+        if not self.policy.origins.allows(request.url):
+            placement.strip(request)
+            return None
+        check_transport(
+            request.url or "", allow_insecure=self.policy.allow_insecure_http, what="a token"
+        )
+        token = self.manager.for_request(timeout)
+        placement.strip(request)
+        placement.apply(request, token.access_token)
+        return token
+
+    def handle(
+        self,
+        response: Response,
+        exchange: Exchange,
+        send: Callable[[PreparedRequest], Response],
+        timeout: Timeout,
+    ) -> Response:
+        """After a response: recover a rejection with one resend, and keep the token off a
+        redirect that leaves the allowed origins."""
+        if exchange.token is not None and not exchange.resent:
+            reason = rejection_reason(self.policy, response)
+            if reason is not None:
+                exchange.resent = True
+                response = self._resend(response, exchange, reason, send, timeout)
+        if response.is_redirect:
+            self._guard_redirect(response, exchange, timeout)
+        return response
+
+    def _resend(
+        self,
+        response: Response,
+        exchange: Exchange,
+        reason: str,
+        send: Callable[[PreparedRequest], Response],
+        timeout: Timeout,
+    ) -> Response:
+        assert exchange.token is not None
+        new = self.manager.after_rejection(exchange.token, timeout, reason)
+        exchange.token = new
+        original = response.request
+        prep = original.copy()
+        # Drain and release the rejected response (like HTTPDigestAuth.handle_401), so the
+        # connection goes back to the pool and the caller can still read it from history.
+        response.content  # noqa: B018
+        response.close()
+        if not replayable(prep):
+            raise UnreplayableBodyError(
+                f"the server rejected the token ({reason}) and the request body is a generator "
+                "or a stream that cannot be rewound, so it was not resent; the token has been "
+                "renewed: send the request again with a fresh body (or a bytes/seekable body)",
+                response=response,
+                request=original,
+            )
+        cookies = prep._cookies
+        if cookies is not None:
+            extract_cookies_to_jar(cookies, original, response.raw)
+            prep.prepare_cookies(cookies)
+        self.policy.placement.strip(prep)
+        self.policy.placement.apply(prep, new.access_token)
+        # Redirects followed after this resend are copied from the original request object:
+        # give it the new token too, so they do not carry the rejected one.
+        self.policy.placement.strip(original)
+        self.policy.placement.apply(original, new.access_token)
+        log.debug(
+            "resending %s %s with token %s (%s)", prep.method, _path(prep), new.fingerprint, reason
+        )
+        resent = send(prep)
+        resent.history.append(response)
+        resent.request = prep
+        setattr(resent, RESENT, True)
+        return resent
+
+    def _guard_redirect(self, response: Response, exchange: Exchange, timeout: Timeout) -> None:
+        """requests copies the request for the next hop and strips only ``Authorization``, and
+        only on a host change: decide here, on the request it copies, what the hop carries."""
+        request = response.request
+        target = urljoin(request.url or "", response.headers.get("location", ""))
+        placement = self.policy.placement
+        if self.policy.origins.allows(target) and exchange.token is not None:
+            try:
+                check_transport(
+                    target, allow_insecure=self.policy.allow_insecure_http, what="a token"
+                )
+            except requests.RequestException:
+                placement.strip(request)
+                return
+            placement.strip(request)
+            placement.apply(request, exchange.token.access_token)
+        else:
+            placement.strip(request)
+
+
+def _path(request: PreparedRequest) -> str:
+    """The request path without the query (a Query placement puts the token there)."""
+    url = request.url or ""
+    return url.split("?", 1)[0]
+
+
+def user_timeout(kwargs: dict[str, Any], default: float) -> Timeout:
+    """A user's ``timeout=`` wins for token requests made on their request's behalf."""
+    timeout = kwargs.get("timeout")
+    return default if timeout is None else timeout

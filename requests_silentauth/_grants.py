@@ -1,0 +1,423 @@
+"""Login strategies: how to get a token, refresh it and ask whether it is still valid.
+
+Each strategy is a small immutable object with three operations; none holds state between calls
+(the manager does). ``refresh`` returns None when the refresh token is dead (``invalid_grant``),
+which sends the ladder on to a fresh login; every other failure is a typed exception."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import quote
+
+import requests
+
+from ._endpoint import Answer, Timeout, TokenClient
+from ._errors import InvalidCredentials, SilentAuthError, TokenEndpointError
+from ._origins import origin_of
+from ._token import Token, lookup
+
+__all__ = ["ClientCredentials", "Credentials", "Grant", "JsonLogin", "PasswordGrant"]
+
+log = logging.getLogger("requests_silentauth")
+
+
+class Credentials:
+    """What a login may use: the user name, and the password (or client secret), which is only
+    looked up (store, then a terminal prompt) when a strategy actually reads it."""
+
+    __slots__ = ("_resolve", "_secret", "username")
+
+    def __init__(self, username: str | None, resolve: Callable[[], str]) -> None:
+        self.username = username
+        self._resolve = resolve
+        self._secret: str | None = None
+
+    @property
+    def password(self) -> str:
+        if self._secret is None:
+            self._secret = self._resolve()
+        return self._secret
+
+    @property
+    def used_secret(self) -> bool:
+        return self._secret is not None
+
+    def __repr__(self) -> str:
+        return f"Credentials(username={self.username!r}, password=***)"
+
+
+@runtime_checkable
+class Grant(Protocol):
+    """A login strategy."""
+
+    @property
+    def endpoint(self) -> str:
+        """The login URL: names the account in the store and is the default token origin."""
+        ...
+
+    @property
+    def needs_username(self) -> bool: ...
+
+    def login(self, client: TokenClient, credentials: Credentials, timeout: Timeout) -> Token: ...
+
+    def refresh(self, client: TokenClient, token: Token, timeout: Timeout) -> Token | None: ...
+
+    def verify(self, client: TokenClient, token: Token, timeout: Timeout) -> bool | None: ...
+
+
+def _where(url: str) -> str:
+    return str(origin_of(url))
+
+
+def _token_from(answer: Answer, **fields: Any) -> Token:
+    try:
+        return Token.from_response(answer.payload, sent_at=answer.sent_at, **fields)
+    except ValueError as exc:
+        raise TokenEndpointError(
+            f"the token endpoint at {_where(answer.response.url or '')} answered "
+            f"{answer.status}, but {exc}",
+            retryable=False,
+            status_code=answer.status,
+        ) from None
+
+
+def _refused(answer: Answer, url: str, *, during: str) -> SilentAuthError:
+    """Map an OAuth2 refusal (RFC 6749 §5.2) that is not ``invalid_grant`` on a refresh."""
+    error, description = answer.oauth_error()
+    detail = f"{error}: {description}" if description else (error or f"status {answer.status}")
+    if error in ("invalid_grant", "invalid_client", "unauthorized_client") or (
+        error is None and answer.status in (401, 403)
+    ):
+        fix = (
+            "check client_id and client_secret"
+            if error in ("invalid_client", "unauthorized_client")
+            else "check the user name and password (silentauth login stores a new one)"
+        )
+        return InvalidCredentials(
+            f"the server at {_where(url)} refused the {during} ({detail}); {fix}",
+            error=error,
+            error_description=description,
+        )
+    return TokenEndpointError(
+        f"the token endpoint at {_where(url)} refused the {during} ({detail})",
+        retryable=False,
+        error=error,
+        status_code=answer.status,
+    )
+
+
+@dataclass(frozen=True)
+class _OAuth2:
+    """What password and client-credentials grants share: client authentication, refresh
+    (RFC 6749 §6) and introspection (RFC 7662)."""
+
+    token_url: str
+    client_id: str | None = None
+    client_secret: str | None = None
+    scope: str | None = None
+    introspection_url: str | None = None
+    client_auth: str = "basic"  # "basic" (RFC 6749 §2.3.1) or "body"
+
+    def __post_init__(self) -> None:
+        origin_of(self.token_url)  # raises ValueError on a malformed URL
+        if self.client_auth not in ("basic", "body"):
+            raise ValueError("client_auth must be 'basic' or 'body'")
+
+    @property
+    def endpoint(self) -> str:
+        return self.token_url
+
+    def _secret(self, credentials: Credentials | None) -> str | None:
+        return self.client_secret
+
+    def _post(
+        self,
+        client: TokenClient,
+        url: str,
+        form: dict[str, str],
+        timeout: Timeout,
+        secret: str | None,
+        what: str = "credentials",
+    ) -> Answer:
+        auth: tuple[str, str] | None = None
+        if self.client_id is not None:
+            if secret is not None and self.client_auth == "basic":
+                # RFC 6749 §2.3.1: form-urlencode both parts before Basic encoding.
+                auth = (quote(self.client_id, safe=""), quote(secret, safe=""))
+            else:
+                form["client_id"] = self.client_id
+                if secret is not None:
+                    form["client_secret"] = secret
+        return client.post(url, data=form, auth=auth, timeout=timeout, what=what)
+
+    def refresh(self, client: TokenClient, token: Token, timeout: Timeout) -> Token | None:
+        if not token.refresh_token:
+            return None
+        form = {"grant_type": "refresh_token", "refresh_token": token.refresh_token}
+        answer = self._post(client, self.token_url, form, timeout, self.client_secret)
+        if not answer.ok:
+            error, _ = answer.oauth_error()
+            if error == "invalid_grant" or (error is None and answer.status == 400):
+                log.debug("refresh token %s refused (invalid_grant)", _fp(token.refresh_token))
+                return None
+            raise _refused(answer, self.token_url, during="refresh")
+        return _token_from(answer)
+
+    def verify(self, client: TokenClient, token: Token, timeout: Timeout) -> bool | None:
+        if not self.introspection_url:
+            return None
+        answer = self._post(
+            client,
+            self.introspection_url,
+            {"token": token.access_token, "token_type_hint": "access_token"},
+            timeout,
+            self.client_secret,
+            what="a token",
+        )
+        if not answer.ok:
+            raise _refused(answer, self.introspection_url, during="introspection")
+        active = answer.payload.get("active")
+        return active is True
+
+
+def _fp(secret: str | None) -> str:
+    from ._token import fingerprint
+
+    return fingerprint(secret)
+
+
+@dataclass(frozen=True, repr=False)
+class PasswordGrant(_OAuth2):
+    """RFC 6749 §4.3 resource owner password credentials, with refresh (§6)."""
+
+    needs_username = True
+
+    def login(self, client: TokenClient, credentials: Credentials, timeout: Timeout) -> Token:
+        if not credentials.username:
+            raise ValueError("PasswordGrant needs a username")
+        form = {
+            "grant_type": "password",
+            "username": credentials.username,
+            "password": credentials.password,
+        }
+        if self.scope:
+            form["scope"] = self.scope
+        answer = self._post(client, self.token_url, form, timeout, self.client_secret)
+        if not answer.ok:
+            raise _refused(answer, self.token_url, during="login")
+        return _token_from(answer)
+
+    def __repr__(self) -> str:
+        return (
+            f"PasswordGrant({self.token_url!r}, client_id={self.client_id!r}, "
+            f"client_secret={'***' if self.client_secret else None}, scope={self.scope!r})"
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class ClientCredentials(_OAuth2):
+    """RFC 6749 §4.4. The client secret is the "password": given here, or read from the store
+    under the client id when a login needs it."""
+
+    needs_username = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.client_id:
+            raise ValueError("ClientCredentials needs a client_id")
+
+    def login(self, client: TokenClient, credentials: Credentials, timeout: Timeout) -> Token:
+        secret = self.client_secret if self.client_secret is not None else credentials.password
+        form = {"grant_type": "client_credentials"}
+        if self.scope:
+            form["scope"] = self.scope
+        answer = self._post(client, self.token_url, form, timeout, secret)
+        if not answer.ok:
+            raise _refused(answer, self.token_url, during="client credentials login")
+        return _token_from(answer)
+
+    def __repr__(self) -> str:
+        return (
+            f"ClientCredentials({self.token_url!r}, client_id={self.client_id!r}, "
+            f"client_secret={'***' if self.client_secret else None}, scope={self.scope!r})"
+        )
+
+
+def _fill(template: Any, values: Mapping[str, Callable[[], str | None]]) -> Any:
+    """Substitute ``{name}`` placeholders in the string values of a JSON template. A value is
+    computed only if a placeholder asks for it, so a body without ``{password}`` never reads
+    the store."""
+    if isinstance(template, str):
+        out = template
+        for name, get in values.items():
+            marker = "{" + name + "}"
+            if marker in out:
+                if out == marker:
+                    return get()
+                out = out.replace(marker, get() or "")
+        return out
+    if isinstance(template, Mapping):
+        return {k: _fill(v, values) for k, v in template.items()}
+    if isinstance(template, list):
+        return [_fill(v, values) for v in template]
+    return template
+
+
+@dataclass(frozen=True, repr=False)
+class JsonLogin:
+    """A custom JSON login endpoint: ``POST url`` with ``body`` (``{username}`` and
+    ``{password}`` are filled in), any 2xx is success, the token read from ``token_field``
+    (dotted paths reach into nested answers: ``"data.token"``)."""
+
+    url: str
+    body: Mapping[str, Any] | None = None
+    token_field: str = "token"
+    refresh_field: str | None = None
+    expires_in_field: str | None = None
+    refresh_url: str | None = None
+    refresh_body: Mapping[str, Any] | None = None
+    verify_url: str | None = None
+    verify_body: Mapping[str, Any] | None = None
+    valid_field: str = "isValid"
+
+    needs_username = True
+
+    def __post_init__(self) -> None:
+        for url in (self.url, self.refresh_url, self.verify_url):
+            if url is not None:
+                origin_of(url)
+
+    @property
+    def endpoint(self) -> str:
+        return self.url
+
+    def _token(self, answer: Answer) -> Token:
+        return _token_from(
+            answer,
+            token_field=self.token_field,
+            refresh_field=self.refresh_field,
+            expires_in_field=self.expires_in_field,
+            require_bearer=False,
+        )
+
+    def login(self, client: TokenClient, credentials: Credentials, timeout: Timeout) -> Token:
+        template = (
+            self.body
+            if self.body is not None
+            else {
+                "username": "{username}",
+                "password": "{password}",
+            }
+        )
+        body = _fill(
+            template,
+            {"username": lambda: credentials.username, "password": lambda: credentials.password},
+        )
+        answer = client.post(self.url, json_body=body, timeout=timeout)
+        if not answer.ok:
+            raise _json_refused(answer, self.url)
+        return self._token(answer)
+
+    def refresh(self, client: TokenClient, token: Token, timeout: Timeout) -> Token | None:
+        if not self.refresh_url or not token.refresh_token:
+            return None
+        rt = token.refresh_token
+        template = (
+            self.refresh_body
+            if self.refresh_body is not None
+            else {"refresh_token": "{refresh_token}"}
+        )
+        body = _fill(template, {"refresh_token": lambda: rt})
+        answer = client.post(self.refresh_url, json_body=body, timeout=timeout, what="a token")
+        if not answer.ok:
+            log.debug("refresh token %s refused (status %s)", _fp(rt), answer.status)
+            return None
+        return self._token(answer)
+
+    def verify(self, client: TokenClient, token: Token, timeout: Timeout) -> bool | None:
+        if not self.verify_url:
+            return None
+        template = self.verify_body if self.verify_body is not None else {"token": "{token}"}
+        body = _fill(template, {"token": lambda: token.access_token})
+        answer = client.post(self.verify_url, json_body=body, timeout=timeout, what="a token")
+        if not answer.ok:
+            return False
+        return lookup(answer.payload, self.valid_field) is True
+
+    def __repr__(self) -> str:
+        return f"JsonLogin({self.url!r}, token_field={self.token_field!r})"
+
+
+def _json_refused(answer: Answer, url: str) -> SilentAuthError:
+    payload = answer.payload if isinstance(answer.payload, Mapping) else {}
+    code = next(
+        (payload[k] for k in ("error", "code", "errcode", "error_code") if k in payload), None
+    )
+    message = next(
+        (payload[k] for k in ("error_description", "message", "msg") if k in payload), None
+    )
+    error = str(code)[:100] if code is not None else None
+    description = str(message)[:300] if isinstance(message, str) else None
+    detail = ", ".join(p for p in (error, description) if p) or f"status {answer.status}"
+    if answer.status in (400, 401, 403, 422):
+        return InvalidCredentials(
+            f"the login endpoint at {_where(url)} refused the credentials ({detail}); "
+            "check the user name and password (silentauth login stores a new one)",
+            error=error,
+            error_description=description,
+        )
+    return TokenEndpointError(
+        f"the login endpoint at {_where(url)} answered {answer.status} ({detail})",
+        retryable=False,
+        error=error,
+        status_code=answer.status,
+    )
+
+
+@dataclass(frozen=True, repr=False)
+class CallableLogin:
+    """Any function that returns a token: ``fn(credentials) -> Token | str | Mapping``. A
+    string is an access token with unknown expiry (used until rejected); a mapping is read as an
+    OAuth2 token response."""
+
+    fn: Callable[[Credentials], Token | str | Mapping[str, Any]]
+    endpoint: str = "callable:"
+    needs_username = False
+
+    def login(self, client: TokenClient, credentials: Credentials, timeout: Timeout) -> Token:
+        sent_at = client.clock()
+        try:
+            result = self.fn(credentials)
+        except SilentAuthError:
+            raise
+        except requests.RequestException as exc:
+            raise TokenEndpointError(
+                f"the login function failed ({type(exc).__name__})", retryable=True
+            ) from exc
+        if isinstance(result, Token):
+            return result
+        if isinstance(result, str) and result:
+            return Token(result, issued_at=sent_at)
+        if isinstance(result, Mapping):
+            try:
+                return Token.from_response(result, sent_at=sent_at, require_bearer=False)
+            except ValueError as exc:
+                raise TokenEndpointError(
+                    f"the login function returned a mapping, but {exc}", retryable=False
+                ) from None
+        raise TypeError(
+            f"the login function returned {type(result).__name__}; return a Token, an access "
+            "token string or a token response mapping"
+        )
+
+    def refresh(self, client: TokenClient, token: Token, timeout: Timeout) -> Token | None:
+        return None
+
+    def verify(self, client: TokenClient, token: Token, timeout: Timeout) -> bool | None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"CallableLogin({getattr(self.fn, '__qualname__', type(self.fn).__name__)})"

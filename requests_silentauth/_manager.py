@@ -1,0 +1,264 @@
+"""The one stateful piece: the current token, the lock, and the refresh ladder.
+
+Lock order, always: the manager's thread lock, then the store's per-account lock (a file lock
+for persistent stores). Threads of one process meet at the first; processes meet at the second
+and re-read the store inside it, so a token renewed by anyone is adopted, not renewed again."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+from ._endpoint import Timeout, TokenClient
+from ._errors import CredentialsNotFound, InvalidCredentials, StoreError, TokenEndpointError
+from ._grants import Credentials, Grant
+from ._origins import origin_of
+from ._store import Account, Store, held
+from ._token import Token, fingerprint
+
+log = logging.getLogger("requests_silentauth")
+
+
+class TokenManager:
+    def __init__(
+        self,
+        grant: Grant,
+        *,
+        account: Account,
+        password: str | None,
+        store: Store,
+        client: TokenClient,
+        leeway: float,
+        on_token: Callable[[Token], object] | None,
+        prompt: bool | None,
+        login_backoff: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.grant = grant
+        self.account = account
+        self.store = store
+        self.client = client
+        self.leeway = leeway
+        self.on_token = on_token
+        self.prompt = prompt
+        self.login_backoff = login_backoff
+        self.clock = clock
+        self._password = password
+        self._lock = threading.Lock()
+        self._token: Token | None = None
+        self._loaded = False
+        # (fingerprint of the refused secret, until when it is not tried again)
+        self._refused: tuple[str, float, InvalidCredentials] | None = None
+
+    # -- reading ----------------------------------------------------------------------------
+
+    @property
+    def token(self) -> Token | None:
+        return self._token
+
+    def _load_once(self) -> None:
+        """Read the store once per process; later reads happen only inside a renewal."""
+        if self._loaded:
+            return
+        self._loaded = True
+        stored = self._stored_token()
+        if stored is not None and self._token is None:
+            self._token = stored
+            log.debug("loaded token %s from %s", stored.fingerprint, self.store.describe())
+
+    def _stored_token(self) -> Token | None:
+        try:
+            return self.store.get_token(self.account)
+        except StoreError as exc:
+            if not exc.corrupt:
+                raise
+            log.warning("%s; logging in again", exc)
+            return None
+
+    # -- the two entry points ---------------------------------------------------------------
+
+    def for_request(self, timeout: Timeout) -> Token:
+        """A token to send now: the current one while it is fresh, else a renewed one."""
+        token = self._token
+        if token is not None and not token.refresh_due(self.clock(), self.leeway):
+            return token  # the per-request path: no lock, no store, no I/O
+        with self._lock:
+            self._load_once()
+            token = self._token
+            now = self.clock()
+            if token is not None and not token.refresh_due(now, self.leeway):
+                return token
+            if token is None:
+                reason = "no token yet"
+            elif token.is_expired(now):
+                reason = "token expired"
+            else:
+                reason = f"token expires in {token.expires_at - now:.0f}s"  # type: ignore[operator]
+            try:
+                return self._renew(reason, timeout, rejected=None)
+            except TokenEndpointError as exc:
+                if exc.retryable and token is not None and not token.is_expired(self.clock()):
+                    # Like MSAL's early refresh: a failed early renewal keeps the valid token.
+                    log.debug(
+                        "early renewal failed (%s); token %s is still valid, using it",
+                        type(exc).__name__,
+                        token.fingerprint,
+                    )
+                    return token
+                raise
+
+    def after_rejection(self, rejected: Token, timeout: Timeout, why: str) -> Token:
+        """The server refused ``rejected``. If another thread already replaced it, the current
+        token is returned with no request; otherwise the token is renewed (single flight)."""
+        with self._lock:
+            current = self._token
+            if (
+                current is not None
+                and current.access_token != rejected.access_token
+                and not current.is_expired(self.clock())
+            ):
+                log.debug(
+                    "token %s was rejected (%s) but already replaced by %s; retrying with it",
+                    rejected.fingerprint,
+                    why,
+                    current.fingerprint,
+                )
+                return current
+            return self._renew(f"token rejected ({why})", timeout, rejected=rejected)
+
+    def verify(self, timeout: Timeout) -> Token:
+        with self._lock:
+            self._load_once()
+            token = self._token
+            if token is None:
+                return self._renew("no token yet", timeout, rejected=None)
+            valid = self.grant.verify(self.client, token, timeout)
+            if valid is None:
+                valid = not token.refresh_due(self.clock(), self.leeway)
+            if valid:
+                log.debug("token %s verified", token.fingerprint)
+                return token
+            return self._renew("token failed verification", timeout, rejected=token)
+
+    def forget(self, *, forget_password: bool) -> None:
+        with self._lock, held(self.store.lock(self.account)):
+            self._token = None
+            self._loaded = True
+            self.store.set_token(self.account, None)
+            if forget_password:
+                self.store.delete_secret(self.account)
+                self._refused = None
+
+    # -- the ladder -------------------------------------------------------------------------
+
+    def _renew(self, reason: str, timeout: Timeout, *, rejected: Token | None) -> Token:
+        """Called with the thread lock held. Takes the store lock, re-reads the store (another
+        process may have renewed already), then refresh, then login."""
+        with held(self.store.lock(self.account)):
+            base = self._token
+            stored = self._stored_token()
+            if stored is not None and stored != base:
+                usable = not stored.refresh_due(self.clock(), self.leeway)
+                if usable and (rejected is None or stored.access_token != rejected.access_token):
+                    log.debug("adopting token %s renewed by another process", stored.fingerprint)
+                    self._token = stored
+                    return stored
+                # Its refresh token is the newest (rotation by another process).
+                base = stored
+            new: Token | None = None
+            if base is not None and base.refresh_token:
+                log.debug("refreshing token %s: %s", base.fingerprint, reason)
+                new = self.grant.refresh(self.client, base, timeout)
+                if new is None:
+                    reason = "refresh token refused (invalid_grant)"
+                else:
+                    new = new.with_refresh_fallback(base)
+            if new is None:
+                log.debug("logging in as %s: %s", self.account.username or "-", reason)
+                new = self._login(timeout)
+            self._install(new)
+            return new
+
+    def _install(self, token: Token) -> None:
+        """Persist first (a rotated refresh token must be saved before the new access token is
+        used, or a crash would leave a spent refresh token in the store), then publish."""
+        try:
+            self.store.set_token(self.account, token)
+        except StoreError as exc:
+            log.warning("could not save the renewed token (%s); it is kept in memory", exc)
+        self._token = token
+        log.debug("new token %s, expires_at=%s", token.fingerprint, token.expires_at)
+        if self.on_token is not None:
+            self.on_token(token)
+
+    def _login(self, timeout: Timeout) -> Token:
+        source: list[str] = []
+
+        def resolve() -> str:
+            secret, origin = self._secret()
+            source.append(origin)
+            refused = self._refused
+            if refused is not None and refused[0] == fingerprint(secret):
+                if self.clock() < refused[1]:
+                    raise _still_refused(refused[2], refused[1], self.clock())
+                self._refused = None
+            return secret
+
+        credentials = Credentials(self.account.username or None, resolve)
+        try:
+            token = self.grant.login(self.client, credentials, timeout)
+        except InvalidCredentials as exc:
+            if credentials.used_secret and (not exc.retry_at):
+                until = self.clock() + self.login_backoff
+                self._refused = (fingerprint(credentials.password), until, exc)
+                exc.retry_at = until
+            raise
+        if source and source[0] == "prompt":
+            self.store.set_secret(self.account, credentials.password)
+            log.debug("stored the password for %s after a successful login", self.account.username)
+        return token
+
+    def _secret(self) -> tuple[str, str]:
+        if self._password is not None:
+            return self._password, "given"
+        stored = self.store.get_secret(self.account)
+        if stored is not None:
+            return stored, "store"
+        if self._can_prompt():
+            where = origin_of(self.account.endpoint)
+            secret = getpass.getpass(
+                f"Password for {self.account.username or 'client'} at {where}: "
+            )
+            if secret:
+                return secret, "prompt"
+        user = self.account.username
+        raise CredentialsNotFound(
+            f"no password is stored for {user or 'the client'} at "
+            f"{origin_of(self.account.endpoint)} "
+            f"({self.store.describe()}); store one with: silentauth login --url "
+            f"{self.account.endpoint}" + (f" --username {user}" if user else "")
+        )
+
+    def _can_prompt(self) -> bool:
+        if self.prompt is not None:
+            return self.prompt
+        try:
+            return sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+
+def _still_refused(first: InvalidCredentials, until: float, now: float) -> InvalidCredentials:
+    wait = max(0, int(until - now + 0.999))
+    exc = InvalidCredentials(
+        f"{first} (not tried again for {wait}s to avoid locking the account; "
+        "store the right password with `silentauth login` to retry now)",
+        error=first.error,
+        error_description=first.error_description,
+        retry_at=until,
+    )
+    return exc

@@ -1,0 +1,112 @@
+"""Where a token may go: origin parsing and matching (RFC 6454: scheme, host, port), and the
+plain-http rule. Pure functions, no name resolution: a look-alike host is rejected by comparing
+strings, never by asking DNS."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+from ._errors import InsecureTransportError
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class Origin(NamedTuple):
+    scheme: str
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if _DEFAULT_PORTS.get(self.scheme) == self.port:
+            return f"{self.scheme}://{host}"
+        return f"{self.scheme}://{host}:{self.port}"
+
+
+def origin_of(url: str) -> Origin:
+    """The origin of an absolute http(s) URL. Raises ValueError naming the problem."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise ValueError(f"{_clip(url)!r} is not an http:// or https:// URL")
+    try:
+        host = parts.hostname
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{_clip(url)!r} has an invalid port") from exc
+    if not host:
+        raise ValueError(f"{_clip(url)!r} has no host")
+    host = host.rstrip(".")
+    return Origin(scheme, host, port if port is not None else _DEFAULT_PORTS[scheme])
+
+
+def parse_origin(text: str) -> Origin:
+    """Parse a configured origin: ``scheme://host[:port]`` and nothing else, so that a path
+    (which would suggest path scoping we do not do) is reported instead of silently ignored."""
+    parts = urlsplit(text)
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError(
+            f"origin {_clip(text)!r} must be scheme://host[:port] with no path, query or user; "
+            "for example 'https://api.example.com'"
+        )
+    return origin_of(text)
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport(url: str, *, allow_insecure: bool, what: str) -> None:
+    """Refuse to send ``what`` (a token, a password) over plain http unless the host is a
+    loopback address or the user opted in (RFC 6749 §10.3, RFC 6750 §5.3)."""
+    origin = origin_of(url)
+    if origin.scheme == "https" or allow_insecure or is_loopback(origin.host):
+        return
+    raise InsecureTransportError(
+        f"refusing to send {what} over plain http to {origin}: use https, or pass "
+        "allow_insecure_http=True if this network is trusted"
+    )
+
+
+class OriginSet:
+    """The set of origins a token may be sent to."""
+
+    __slots__ = ("_origins",)
+
+    def __init__(self, origins: Iterable[Origin]) -> None:
+        self._origins = frozenset(origins)
+        if not self._origins:
+            raise ValueError("origins must name at least one origin")
+
+    @classmethod
+    def parse(cls, values: Iterable[str]) -> OriginSet:
+        if isinstance(values, str):
+            raise TypeError("origins must be a list of strings, not a single string")
+        return cls(parse_origin(v) for v in values)
+
+    def allows(self, url: str | None) -> bool:
+        if not url:
+            return False
+        try:
+            return origin_of(url) in self._origins
+        except ValueError:
+            return False
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(sorted(self._origins))
+
+    def __repr__(self) -> str:
+        return "OriginSet([" + ", ".join(repr(str(o)) for o in sorted(self._origins)) + "])"
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
