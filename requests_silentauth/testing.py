@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
@@ -31,14 +32,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Generic, Literal, TypeVar, cast, overload
+from typing import Any, Generic, Literal, TypeAlias, TypeVar, cast, overload
 from urllib.parse import parse_qs, parse_qsl, unquote_plus, urlsplit
 
 __all__ = ["TokenServer"]
 
-ExpiresInMode = Literal["int", "omit", "jwt"]
-ClientAuth = Literal["basic_or_body", "basic", "body"]
-TokenOverride = dict[str, Any] | bytes | None
+ExpiresInMode: TypeAlias = Literal["int", "omit", "jwt"]
+ClientAuth: TypeAlias = Literal["basic_or_body", "basic", "body"]
+TokenOverride: TypeAlias = dict[str, Any] | bytes | None
 
 _MAX_BODY = 16 * 1024 * 1024
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
@@ -189,10 +190,17 @@ class _State:
         with self.lock:
             return not self.clients or bool(self.clients.get(client_id))
 
-    def _new_access(self, subject: str, scope: str | None, client_id: str | None,
-                    now: float, lifetime: float | None = None) -> tuple[str, int | None]:
+    def _new_access(
+        self,
+        subject: str,
+        scope: str | None,
+        client_id: str | None,
+        now: float,
+        lifetime: float | None = None,
+    ) -> tuple[str, int | None]:
         lifetime = self.access_lifetime if lifetime is None else lifetime
         jti = "at-" + secrets.token_urlsafe(24)
+        token, expires_at, expires_in = jti, now + lifetime, None
         if self.expires_in_mode == "jwt":
             # Server-side expiry equals the integer "exp" claim, so a client that trusts the
             # claim never sends a token the server already considers expired.
@@ -203,24 +211,25 @@ class _State:
             header = _b64url(b'{"alg":"HS256","typ":"JWT"}')
             signing_input = f"{header}.{_b64url(json.dumps(claims).encode('utf-8'))}"
             digest = hmac.new(self.jwt_key, signing_input.encode("ascii"), hashlib.sha256)
-            token, expires_at, expires_in = f"{signing_input}.{_b64url(digest.digest())}", exp, None
-        else:
-            token, expires_at = jti, now + lifetime
-            expires_in = max(1, math.ceil(lifetime)) if self.expires_in_mode == "int" else None
+            token, expires_at = f"{signing_input}.{_b64url(digest.digest())}", float(exp)
+        elif self.expires_in_mode == "int":
+            expires_in = max(1, math.ceil(lifetime))
         self.tokens[token] = _Token("access", subject, scope, client_id, expires_at)
         self.issued_access += 1
         return token, expires_in
 
-    def _new_refresh(self, subject: str, scope: str | None, client_id: str | None,
-                     now: float) -> str:
+    def _new_refresh(
+        self, subject: str, scope: str | None, client_id: str | None, now: float
+    ) -> str:
         token = "rt-" + secrets.token_urlsafe(24)
         lifetime = self.refresh_lifetime
         expires_at = None if lifetime is None else now + lifetime
         self.tokens[token] = _Token("refresh", subject, scope, client_id, expires_at)
         return token
 
-    def issue(self, subject: str, scope: str | None, client_id: str | None,
-              with_refresh: bool) -> _Issued:
+    def issue(
+        self, subject: str, scope: str | None, client_id: str | None, with_refresh: bool
+    ) -> _Issued:
         now = time.time()
         with self.lock:
             access, expires_in = self._new_access(subject, scope, client_id, now)
@@ -239,7 +248,8 @@ class _State:
                 if self.reuse_detection:
                     # RFC 6819 5.2.2.3 / OAuth 2.1: replay of a rotated token means theft.
                     self.counts["reuse_detected"] += 1
-                    self._revoke_where(lambda t: t.subject == record.subject)
+                    family = record.subject
+                    self._revoke_where(lambda t: t.subject == family)
                 raise _GrantError("refresh token was already used")
             if self.omit_refresh_on_refresh:
                 new_refresh = None
@@ -261,11 +271,13 @@ class _State:
             lifetime = self.access_lifetime if lifetime is None else float(lifetime)
             access, refresh = override.get("access_token"), override.get("refresh_token")
             if isinstance(access, str) and access:
-                self.tokens[access] = _Token("access", issued.subject, issued.scope,
-                                             issued.client_id, now + lifetime)
+                self.tokens[access] = _Token(
+                    "access", issued.subject, issued.scope, issued.client_id, now + lifetime
+                )
             if isinstance(refresh, str) and refresh and refresh not in self.tokens:
-                self.tokens[refresh] = _Token("refresh", issued.subject, issued.scope,
-                                              issued.client_id, None)
+                self.tokens[refresh] = _Token(
+                    "refresh", issued.subject, issued.scope, issued.client_id, None
+                )
 
     def active(self, token: str | None, kind: str | None = "access") -> _Token | None:
         if not token:
@@ -302,7 +314,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body are separate writes; avoid 40 ms stalls
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Silenced: request lines can carry ``access_token`` query parameters."""
 
     @property
@@ -454,7 +466,8 @@ class _Handler(BaseHTTPRequestHandler):
         except _ClientError as exc:
             self._state.bump("invalid_client")
             reply = _oauth_error(401, "invalid_client", str(exc))
-            reply.headers.append(("WWW-Authenticate", 'Basic realm="token", error="invalid_client"'))
+            challenge = 'Basic realm="token", error="invalid_client"'
+            reply.headers.append(("WWW-Authenticate", challenge))
             raise _Abort(reply) from None
 
     def _json_object(self) -> dict[str, Any]:
@@ -471,7 +484,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _oauth_token(self) -> _Reply:
         st = self._state
         form = self._form()
-        grant = (form or {}).get("grant_type", "")
+        counted = (
+            form if form is not None else dict(parse_qsl(self._body.decode("utf-8", "replace")))
+        )
+        grant = counted.get("grant_type", "")
         st.bump("token", f"token:{grant if grant in _GRANTS else 'other'}")
         self._token_preamble()
         self._require_post()
@@ -569,8 +585,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._require_post()
         body = self._json_object()
         account, secret = body.get("account"), body.get("secret")
-        if not (isinstance(account, str) and isinstance(secret, str)
-                and self._state.check_password(account, secret)):
+        if not (
+            isinstance(account, str)
+            and isinstance(secret, str)
+            and self._state.check_password(account, secret)
+        ):
             self._state.bump("json:rejected")
             return _json_reply(401, {"code": 40101, "message": "bad account or secret"})
         return self._json_tokens(self._state.issue(account, None, None, True))
@@ -647,13 +666,15 @@ class _Handler(BaseHTTPRequestHandler):
             st.bump("api:rejected")
             # RFC 6750 3.1: no error code when the request carried no token at all.
             challenge = 'Bearer realm="api"' + ("" if token is None else ', error="invalid_token"')
-            return _json_reply(st.reject_status, {"error": "invalid_token"},
-                               ("WWW-Authenticate", challenge))
+            return _json_reply(
+                st.reject_status, {"error": "invalid_token"}, ("WWW-Authenticate", challenge)
+            )
         if path == "/api/insufficient-scope":
             st.bump("api:insufficient_scope")
             challenge = 'Bearer error="insufficient_scope", scope="admin"'
-            return _json_reply(403, {"error": "insufficient_scope"},
-                               ("WWW-Authenticate", challenge))
+            return _json_reply(
+                403, {"error": "insufficient_scope"}, ("WWW-Authenticate", challenge)
+            )
         if path == "/api/data":
             reply = _json_reply(200, {"ok": True, "user": record.subject, "path": path})
         elif path == "/api/echo":
@@ -719,10 +740,8 @@ class _Server(ThreadingHTTPServer):
         with self.state.lock:
             live = list(self.state.connections)
         for conn in live:
-            try:
+            with contextlib.suppress(OSError):  # already closed by the peer
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class _Setting(Generic[_T]):
@@ -744,6 +763,16 @@ class _Setting(Generic[_T]):
     def __set__(self, obj: TokenServer, value: _T) -> None:
         with obj._state.lock:
             setattr(obj._state, self._name, value)
+
+
+class _Endpoint:
+    """``srv.<name>_url``: the base URL plus a fixed path, typed as ``str`` for callers."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+
+    def __get__(self, obj: TokenServer | None, objtype: type | None = None) -> str:
+        return self._path if obj is None else obj.url + self._path
 
 
 class TokenServer:
@@ -804,8 +833,10 @@ class TokenServer:
             httpd = self._httpd = _Server(self._state)
             self._port = httpd.server_address[1]
         self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-            name=f"TokenServer-{self._port}", daemon=True,
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.01},
+            name=f"TokenServer-{self._port}",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -826,7 +857,9 @@ class TokenServer:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()
@@ -839,14 +872,14 @@ class TokenServer:
             raise RuntimeError("TokenServer has not been started")
         return f"http://127.0.0.1:{self._port}"
 
-    token_url = property(lambda self: self.url + "/oauth/token")
-    introspect_url = property(lambda self: self.url + "/oauth/introspect")
-    revoke_url = property(lambda self: self.url + "/oauth/revoke")
-    login_url = property(lambda self: self.url + "/json/login")
-    json_refresh_url = property(lambda self: self.url + "/json/refresh")
-    verify_url = property(lambda self: self.url + "/json/verify")
-    resource_url = property(lambda self: self.url + "/api/data")
-    echo_url = property(lambda self: self.url + "/api/echo")
+    token_url = _Endpoint("/oauth/token")
+    introspect_url = _Endpoint("/oauth/introspect")
+    revoke_url = _Endpoint("/oauth/revoke")
+    login_url = _Endpoint("/json/login")
+    json_refresh_url = _Endpoint("/json/refresh")
+    verify_url = _Endpoint("/json/verify")
+    resource_url = _Endpoint("/api/data")
+    echo_url = _Endpoint("/api/echo")
 
     # -- observation --------------------------------------------------------------------------
 
@@ -905,7 +938,10 @@ class TokenServer:
             self._state.users[username] = password
 
     def fail_token_requests(
-        self, count: int, status: int = 503, retry_after: str | None = None,
+        self,
+        count: int,
+        status: int = 503,
+        retry_after: str | None = None,
         body: bytes = b'{"error":"temporarily_unavailable"}',
         content_type: str = "application/json",
     ) -> None:

@@ -1,0 +1,71 @@
+"""Shared fixtures: a real token server on 127.0.0.1 and auths wired to it.
+
+Tests talk only to loopback. ``fast_clock`` is not offered on purpose: expiry is exercised with
+real short lifetimes against the real server, or with a ``clock=`` only in pure-logic tests."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from requests_silentauth import MemoryStore, PasswordGrant, SilentAuth
+from requests_silentauth.testing import TokenServer
+
+USER, PASSWORD = "alice", "wonderland-pass-123"
+CLIENT_ID, CLIENT_SECRET = "cli", "cli-secret-xyz"
+
+
+@pytest.fixture
+def server_factory() -> Iterator[Callable[..., TokenServer]]:
+    started: list[TokenServer] = []
+
+    def make(**kwargs: Any) -> TokenServer:
+        kwargs.setdefault("users", {USER: PASSWORD})
+        kwargs.setdefault("clients", {CLIENT_ID: CLIENT_SECRET})
+        srv = TokenServer(**kwargs).start()
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture
+def server(server_factory: Callable[..., TokenServer]) -> TokenServer:
+    return server_factory()
+
+
+@pytest.fixture
+def make_auth(server: TokenServer) -> Callable[..., SilentAuth]:
+    """A SilentAuth against ``server`` with a MemoryStore; keyword arguments override."""
+
+    def make(srv: TokenServer | None = None, **kwargs: Any) -> SilentAuth:
+        srv = srv or server
+        grant = kwargs.pop(
+            "grant", PasswordGrant(srv.token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+        )
+        kwargs.setdefault("username", USER)
+        kwargs.setdefault("password", PASSWORD)
+        kwargs.setdefault("store", MemoryStore())
+        kwargs.setdefault("prompt", False)
+        return SilentAuth(grant, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def session() -> Iterator[requests.Session]:
+    with requests.Session() as s:
+        s.trust_env = False  # no proxies from the environment: loopback only
+        yield s
+
+
+@pytest.fixture
+def debug_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG)
+    return caplog

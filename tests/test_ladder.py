@@ -1,0 +1,226 @@
+"""The ladder against the real server: attach, refresh early, refresh dead -> login, login
+refused -> one InvalidCredentials. Counts are taken on the server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+import requests
+
+from requests_silentauth import (
+    ClientCredentials,
+    CredentialsNotFound,
+    InvalidCredentials,
+    MemoryStore,
+    PasswordGrant,
+    SilentAuth,
+    Token,
+)
+from requests_silentauth.testing import TokenServer
+
+from .conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, USER
+
+MakeAuth = Callable[..., SilentAuth]
+
+
+def test_first_request_logs_in_then_reuses_the_token(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session
+) -> None:
+    session.auth = make_auth()
+    for _ in range(5):
+        r = session.get(server.resource_url)
+        assert r.status_code == 200
+        assert r.json()["user"] == USER
+    counts = server.counts
+    assert counts["token:password"] == 1
+    assert counts["token:refresh_token"] == 0
+    assert counts["api:ok"] == 5
+    assert counts["api:rejected"] == 0
+
+
+def test_near_expiry_refreshes_before_sending(
+    server_factory: Callable[..., TokenServer], make_auth: MakeAuth, session: requests.Session
+) -> None:
+    srv = server_factory(access_lifetime=2.0)
+    auth = make_auth(srv, leeway=30.0)  # capped at half of 2 s
+    session.auth = auth
+    assert session.get(srv.resource_url).status_code == 200
+    first = auth.token
+    assert first is not None and first.refresh_token
+    assert session.get(srv.resource_url).status_code == 200
+    assert srv.counts["token:refresh_token"] == 0, "leeway must be capped, not refresh per request"
+    time.sleep(1.1)  # past half the lifetime: refresh before the request, no rejection
+    assert session.get(srv.resource_url).status_code == 200
+    counts = srv.counts
+    assert counts["token:password"] == 1
+    assert counts["token:refresh_token"] == 1
+    assert counts["api:rejected"] == 0
+    second = auth.token
+    assert second is not None and second.access_token != first.access_token
+    assert second.refresh_token != first.refresh_token  # rotated
+
+
+def test_refresh_response_without_refresh_token_keeps_the_old_one(
+    server_factory: Callable[..., TokenServer], make_auth: MakeAuth, session: requests.Session
+) -> None:
+    srv = server_factory(rotate_refresh=False, omit_refresh_on_refresh=True)
+    auth = make_auth(srv)
+    session.auth = auth
+    session.get(srv.resource_url)
+    original_rt = auth.token.refresh_token if auth.token else None
+    for _ in range(3):
+        srv.revoke_access_tokens()
+        assert session.get(srv.resource_url).status_code == 200
+        assert auth.token is not None and auth.token.refresh_token == original_rt
+    assert srv.counts["token:refresh_token"] == 3
+    assert srv.counts["token:password"] == 1
+
+
+def test_dead_refresh_token_falls_back_to_login(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session
+) -> None:
+    session.auth = make_auth()
+    session.get(server.resource_url)
+    server.revoke_all()
+    assert session.get(server.resource_url).status_code == 200
+    counts = server.counts
+    assert counts["token:refresh_token"] == 1
+    assert counts["invalid_grant"] == 1
+    assert counts["token:password"] == 2
+
+
+def test_refused_login_is_one_attempt_and_one_error(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session
+) -> None:
+    session.auth = make_auth(password="wrong-password")
+    with pytest.raises(InvalidCredentials) as info:
+        session.get(server.resource_url)
+    assert info.value.error == "invalid_grant"
+    assert "silentauth login" in str(info.value)
+    assert server.counts["token:password"] == 1
+    assert server.counts["api"] == 0
+
+
+def test_wrong_password_is_not_retried_during_the_backoff(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session
+) -> None:
+    session.auth = make_auth(password="wrong-password")
+    for _ in range(100):
+        with pytest.raises(InvalidCredentials) as info:
+            session.get(server.resource_url)
+    assert server.counts["token:password"] == 1
+    assert info.value.retry_at is not None and info.value.retry_at > time.time() + 50
+    assert "not tried again" in str(info.value)
+
+
+def test_wrong_client_secret_is_invalid_credentials_not_an_expired_token(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session
+) -> None:
+    grant = PasswordGrant(server.token_url, client_id=CLIENT_ID, client_secret="nope")
+    session.auth = make_auth(grant=grant)
+    with pytest.raises(InvalidCredentials) as info:
+        session.get(server.resource_url)
+    assert info.value.error == "invalid_client"
+    assert "client_secret" in str(info.value)
+    assert server.counts["token"] == 1
+
+
+@pytest.mark.parametrize("client_auth", ["basic", "body"])
+def test_client_authentication_styles(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session, client_auth: str
+) -> None:
+    grant = PasswordGrant(
+        server.token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, client_auth=client_auth
+    )
+    session.auth = make_auth(grant=grant)
+    assert session.get(server.resource_url).status_code == 200
+    server.revoke_access_tokens()
+    assert session.get(server.resource_url).status_code == 200
+    assert server.counts["token:refresh_token"] == 1
+
+
+def test_client_credentials_reads_the_secret_from_the_store(
+    server: TokenServer, session: requests.Session
+) -> None:
+    store = MemoryStore()
+    grant = ClientCredentials(server.token_url, client_id=CLIENT_ID)
+    auth = SilentAuth(grant, store=store, prompt=False)
+    session.auth = auth
+    with pytest.raises(CredentialsNotFound) as info:
+        session.get(server.resource_url)
+    assert "silentauth login" in str(info.value)
+    assert server.counts["token"] == 0
+    from requests_silentauth import Account
+
+    store.set_secret(Account(server.token_url, CLIENT_ID), CLIENT_SECRET)
+    assert session.get(server.resource_url).json()["user"] == CLIENT_ID
+    server.revoke_access_tokens()  # no refresh token: a new client-credentials login
+    assert session.get(server.resource_url).status_code == 200
+    assert server.counts["token:client_credentials"] == 2
+
+
+def test_token_from_the_store_is_used_without_a_token_request(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session
+) -> None:
+    store = MemoryStore()
+    first = make_auth(store=store)
+    session.auth = first
+    session.get(server.resource_url)
+    second = make_auth(store=store, password=None)  # a "second run": no password at hand
+    with requests.Session() as other:
+        other.auth = second
+        assert other.get(server.resource_url).status_code == 200
+    assert server.counts["token"] == 1
+
+
+def test_on_token_sees_every_new_token(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session
+) -> None:
+    seen: list[Token] = []
+    session.auth = make_auth(on_token=seen.append)
+    session.get(server.resource_url)
+    server.revoke_access_tokens()
+    session.get(server.resource_url)
+    assert len(seen) == 2
+    assert seen[0].access_token != seen[1].access_token
+
+
+def test_verify_checks_with_introspection_and_renews(
+    server: TokenServer, make_auth: MakeAuth
+) -> None:
+    grant = PasswordGrant(
+        server.token_url,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        introspection_url=server.introspect_url,
+    )
+    auth = make_auth(grant=grant)
+    first = auth.verify()  # no token yet: logs in
+    assert auth.verify() == first
+    assert server.counts["introspect"] == 1
+    server.revoke_access_tokens()
+    second = auth.verify()
+    assert second.access_token != first.access_token
+    assert server.counts["introspect"] == 2
+    assert server.counts["token:refresh_token"] == 1
+
+
+def test_logout_forgets_tokens_but_keeps_the_password(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session
+) -> None:
+    store = MemoryStore()
+    auth = make_auth(store=store, password=None)
+    from requests_silentauth import Account
+
+    account = Account(server.token_url, USER)
+    store.set_secret(account, PASSWORD)
+    session.auth = auth
+    session.get(server.resource_url)
+    assert store.get_token(account) is not None
+    auth.logout()
+    assert auth.token is None and store.get_token(account) is None
+    assert store.get_secret(account) == PASSWORD
+    auth.logout(forget_password=True)
+    assert store.get_secret(account) is None
