@@ -1,6 +1,6 @@
 """Silent token refresh for requests.
 
-    session.auth = SilentAuth(PasswordGrant(token_url), username="alice")
+session.auth = SilentAuth(PasswordGrant(token_url), username="alice")
 """
 
 from __future__ import annotations

@@ -95,6 +95,15 @@ class SilentAuth(requests.auth.AuthBase):
         )
         self._flow = Flow(self._manager, self.policy)
 
+    @classmethod
+    def from_profile(cls, name: str, **overrides: Any) -> SilentAuth:
+        """The auth saved by ``silentauth login --profile NAME`` (settings only; secrets come
+        from the store). Keyword arguments override or add SilentAuth options."""
+        from . import _profiles
+
+        auth: SilentAuth = _profiles.build(_profiles.load(name), **overrides)
+        return auth
+
     # -- requests' AuthBase ---------------------------------------------------------------
 
     def __call__(self, r: PreparedRequest) -> PreparedRequest:
@@ -128,6 +137,11 @@ class SilentAuth(requests.auth.AuthBase):
     def get_token(self) -> Token:
         """A valid token now, renewing as needed (what ``silentauth token`` prints)."""
         return self._manager.for_request(self.token_timeout)
+
+    def login(self, password: str | None = None, *, remember: bool = True) -> Token:
+        """Log in now. A ``password`` given here is verified by the login and, with
+        ``remember``, stored only after the server accepted it."""
+        return self._manager.login(password, self.token_timeout, remember=remember)
 
     def logout(self, *, forget_password: bool = False) -> None:
         """Forget the tokens, here and in the store; the stored password too if asked."""

@@ -144,6 +144,24 @@ class TokenManager:
                 return token
             return self._renew("token failed verification", timeout, rejected=token)
 
+    def login(self, password: str | None, timeout: Timeout, *, remember: bool) -> Token:
+        """Log in now, with ``password`` when given (else the usual lookup), whatever token is
+        held: what ``silentauth login`` does to verify a password before storing it."""
+        with self._lock, held(self.store.lock(self.account)):
+            self._loaded = True
+            saved = self._password
+            if password is not None:
+                self._password = password
+                self._refused = None
+            try:
+                token = self._login(timeout)
+            finally:
+                self._password = saved
+            if remember and password is not None:
+                self.store.set_secret(self.account, password)
+            self._install(token)
+            return token
+
     def forget(self, *, forget_password: bool) -> None:
         with self._lock, held(self.store.lock(self.account)):
             self._token = None

@@ -1,0 +1,59 @@
+"""Settings for the throw-away django-oauth-toolkit server of the integration tests."""
+
+# mypy: ignore-errors
+# (Django ships no type information; the test files themselves are checked strictly.)
+
+from __future__ import annotations
+
+import os
+import secrets
+
+SECRET_KEY = os.environ.get("DOTPROJECT_SECRET_KEY") or secrets.token_urlsafe(32)
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "oauth2_provider",
+]
+MIDDLEWARE = ["tests.integration.dotproject.views.RecordMiddleware"]
+ROOT_URLCONF = "tests.integration.dotproject.urls"
+WSGI_APPLICATION = "tests.integration.dotproject.wsgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ["DOTPROJECT_DB"],
+        # Server threads write concurrently (token rotation): wait for the lock instead of
+        # failing with "database is locked", and take the write lock when a transaction starts.
+        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+    }
+}
+
+# Client secrets stay hashed (DOT's default, hash_client_secret=True) but with a cheap hasher:
+# Django's PBKDF2 costs ~1 s of CPU per token request on a small machine.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+OAUTH2_PROVIDER = {
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "SCOPES": {"read": "Reading scope", "write": "Writing scope"},
+    # Plain http on loopback only (the server listens on 127.0.0.1).
+    "ALLOWED_SCHEMES": ["http", "https"],
+}
+
+# Only this throw-away project exposes /debug/* (server-side facts for the assertions).
+DOTPROJECT_DEBUG_VIEWS = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+}

@@ -1,0 +1,22 @@
+"""``/o/`` is django-oauth-toolkit; ``/api/*`` are protected resources; ``/debug/*`` facts."""
+
+# mypy: ignore-errors
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    path("api/me", views.MeView.as_view()),
+    path("api/me-403", views.Me403View.as_view()),
+]
+
+if getattr(settings, "DOTPROJECT_DEBUG_VIEWS", False):
+    urlpatterns += [
+        path("debug/events", views.events),
+        path("debug/refresh-token", views.refresh_token_state),
+    ]

@@ -1,0 +1,41 @@
+"""The public surface is pinned: adding or removing a name is a deliberate change."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import requests_silentauth
+
+
+def test_exported_names_are_pinned_and_sorted() -> None:
+    assert requests_silentauth.__all__ == sorted(requests_silentauth.__all__)
+    assert set(requests_silentauth.__all__) == {
+        "Account", "BasicToken", "Bearer", "ClientCredentials", "Credentials",
+        "CredentialsNotFound", "FileStore", "Grant", "Header", "InsecureTransportError",
+        "InvalidCredentials", "JsonLogin", "KeyringStore", "MemoryStore", "PasswordGrant",
+        "Placement", "Query", "SilentAuth", "SilentAuthAdapter", "SilentAuthError", "Store",
+        "StoreError", "Token", "TokenEndpointError", "UnreplayableBodyError", "__version__",
+    }  # fmt: skip
+    for name in requests_silentauth.__all__:
+        assert getattr(requests_silentauth, name) is not None
+
+
+def test_errors_share_one_root_under_requests() -> None:
+    import requests
+
+    from requests_silentauth import _errors
+
+    for name in (
+        "CredentialsNotFound", "InvalidCredentials", "TokenEndpointError",
+        "UnreplayableBodyError", "InsecureTransportError", "StoreError",
+    ):  # fmt: skip
+        cls = getattr(_errors, name)
+        assert issubclass(cls, requests_silentauth.SilentAuthError)
+    assert issubclass(requests_silentauth.SilentAuthError, requests.RequestException)
+
+
+def test_import_does_not_load_keyring() -> None:
+    code = "import sys, requests_silentauth; print('keyring' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

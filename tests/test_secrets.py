@@ -1,0 +1,71 @@
+"""No token, password or client secret in DEBUG logs, reprs or exception messages."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import pytest
+import requests
+
+from requests_silentauth import (
+    InvalidCredentials,
+    MemoryStore,
+    PasswordGrant,
+    SilentAuth,
+    SilentAuthAdapter,
+    Token,
+)
+from requests_silentauth.testing import TokenServer
+
+from .conftest import CLIENT_SECRET, PASSWORD
+
+MakeAuth = Callable[..., SilentAuth]
+
+
+def test_full_scenario_debug_log_has_reasons_but_no_secrets(
+    server_factory: Callable[..., TokenServer],
+    make_auth: MakeAuth,
+    session: requests.Session,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)  # urllib3 included: it logs URLs, so Query tokens matter
+    srv = server_factory(access_lifetime=1.0)
+    seen: list[Token] = []
+    auth = make_auth(srv, on_token=seen.append)
+    session.auth = auth
+    session.get(srv.resource_url)
+    time.sleep(0.6)  # proactive refresh (past half of 1 s)
+    session.get(srv.resource_url)
+    srv.revoke_access_tokens()
+    session.get(srv.resource_url)  # rejection -> refresh -> resend
+    srv.revoke_all()
+    session.get(srv.resource_url)  # rejection -> invalid_grant -> login
+    with pytest.raises(InvalidCredentials) as info:
+        make_auth(srv, password="wrong-" + PASSWORD).get_token()
+    text = caplog.text
+    secrets = [PASSWORD, CLIENT_SECRET, "wrong-" + PASSWORD]
+    for token in seen:
+        secrets += [token.access_token, token.refresh_token or "\0"]
+    assert len(seen) == 4
+    for secret in secrets:
+        assert secret not in text
+        assert secret not in str(info.value)
+        assert secret not in repr(info.value)
+        assert secret not in repr(auth)
+    assert "token expires in" in text  # why the proactive refresh happened
+    assert "token rejected (status 401)" in text
+    assert "refresh token refused (invalid_grant)" in text
+    assert seen[-1].fingerprint in text
+
+
+def test_reprs_mask_every_secret() -> None:
+    token = Token("at-secret-value", refresh_token="rt-secret-value", expires_at=1.0)
+    grant = PasswordGrant("https://api.example.com/t", client_id="c", client_secret="cs-secret")
+    auth = SilentAuth(grant, username="u", password="pw-secret", store=MemoryStore())
+    adapter = SilentAuthAdapter(auth)
+    for text in (repr(token), str(token), repr(grant), repr(auth), repr(adapter)):
+        for secret in ("at-secret-value", "rt-secret-value", "cs-secret", "pw-secret"):
+            assert secret not in text
+    assert token.fingerprint in repr(token)
