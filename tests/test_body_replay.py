@@ -73,9 +73,7 @@ def test_multipart_files_are_resent_identically(
     assert r.json()["content_type"].startswith("multipart/form-data; boundary=")
 
 
-def test_a_generator_body_is_never_resent(
-    server: TokenServer, rejecting: requests.Session
-) -> None:
+def test_a_generator_body_is_never_resent(server: TokenServer, rejecting: requests.Session) -> None:
     def chunks() -> Iterator[bytes]:
         yield b"part-1;"
         yield b"part-2;"

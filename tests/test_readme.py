@@ -22,10 +22,10 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), 
 
 
 class DictKeyring(keyring.backend.KeyringBackend):
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.data: dict[tuple[str, str], str] = {}
 
     def get_password(self, service: str, username: str) -> str | None:
@@ -69,7 +69,7 @@ def test_readme_example_runs(
     _profiles.save("work", {"url": token_url, "username": "alice", "store": "keyring"})
     code = BLOCKS[index].replace("https://api.example.com", server.url)
     namespace: dict[str, object] = {"__name__": "readme_example"}
-    exec(compile(code, f"README.md[{index}]", "exec"), namespace)  # noqa: S102
+    exec(compile(code, f"README.md[{index}]", "exec"), namespace)
     if "print(" in code:
         assert "'user': 'alice'" in capsys.readouterr().out
     if "from_profile" in code:
