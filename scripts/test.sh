@@ -35,4 +35,6 @@ fi
 # The real keyring: a private D-Bus session and gnome-keyring, torn down afterwards. Tests marked
 # secret_service fail (instead of skipping) when this variable is set and the service is absent.
 export SILENTAUTH_REQUIRE_SECRET_SERVICE=1
+# keyring discovers every KeyringBackend subclass, test doubles included: name the real one.
+export PYTHON_KEYRING_BACKEND=keyring.backends.SecretService.Keyring
 exec bash scripts/secret-service.sh run -- python -m pytest -q "$@"

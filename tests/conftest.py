@@ -69,3 +69,54 @@ def session() -> Iterator[requests.Session]:
 def debug_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.DEBUG)
     return caplog
+
+
+@pytest.fixture
+def secret_service() -> Iterator[str]:
+    """The real freedesktop Secret Service, as started by scripts/secret-service.sh. Yields a
+    fresh keyring service name and deletes what the test stored under it afterwards.
+
+    On a developer's laptop without that private service the test is skipped with the reason;
+    in CI (SILENTAUTH_REQUIRE_SECRET_SERVICE=1, set by scripts/test.sh) it fails instead."""
+    import os
+    import uuid
+
+    reason = _secret_service_missing()
+    if reason:
+        if os.environ.get("SILENTAUTH_REQUIRE_SECRET_SERVICE") == "1":
+            pytest.fail(f"the Secret Service is required here but {reason}")
+        pytest.skip(f"{reason}; run the suite with scripts/test.sh to start a private one")
+    service = f"silentauth-test-{uuid.uuid4().hex[:12]}"
+    yield service
+    import secretstorage
+
+    with _closing_bus() as bus:
+        collection = secretstorage.get_default_collection(bus)
+        for item in collection.search_items({"service": service}):
+            item.delete()
+
+
+def _secret_service_missing() -> str | None:
+    import os
+
+    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return "no D-Bus session (DBUS_SESSION_BUS_ADDRESS is unset)"
+    try:
+        import keyring
+        from keyring.backends import SecretService
+    except ImportError as exc:
+        return f"keyring/secretstorage is not installed ({exc})"
+    if not isinstance(keyring.get_keyring(), SecretService.Keyring):
+        return f"keyring chose {type(keyring.get_keyring()).__module__}, not the Secret Service"
+    return None
+
+
+class _closing_bus:
+    def __enter__(self) -> Any:
+        import secretstorage
+
+        self.bus = secretstorage.dbus_init()
+        return self.bus
+
+    def __exit__(self, *exc: object) -> None:
+        self.bus.close()

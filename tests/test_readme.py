@@ -22,7 +22,7 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), 
 
 
 class DictKeyring(keyring.backend.KeyringBackend):
-    priority = 1
+    priority = 0  # never picked by keyring's discovery; installed explicitly
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]

@@ -1,0 +1,252 @@
+"""KeyringStore against the real Secret Service, and processes sharing it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import keyring
+import keyring.backend
+import keyring.errors
+import pytest
+import requests
+from keyring.backends import SecretService
+
+from requests_silentauth import (
+    Account,
+    KeyringStore,
+    PasswordGrant,
+    SilentAuth,
+    StoreError,
+    Token,
+)
+from requests_silentauth.testing import TokenServer
+
+from .conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, USER
+
+pytestmark = pytest.mark.secret_service
+ACCOUNT = Account("https://login.example.test/oauth/token", USER)
+
+
+class LimitedSecretService(SecretService.Keyring):
+    """The real Secret Service, refusing what Windows Credential Manager refuses (2,560 bytes of
+    UTF-16), with the error Windows gives. Priority 0: never picked by keyring's discovery."""
+
+    priority = 0
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        if len(password.encode("utf-16-le")) > 2560:
+            raise keyring.errors.PasswordSetError("The stub received bad data")
+        super().set_password(service, username, password)
+
+
+@pytest.fixture
+def limited(secret_service: str) -> Iterator[LimitedSecretService]:
+    previous = keyring.get_keyring()
+    backend = LimitedSecretService()
+    keyring.set_keyring(backend)
+    try:
+        yield backend
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_password_and_tokens_round_trip(secret_service: str, tmp_path: Path) -> None:
+    store = KeyringStore(service=secret_service, lock_dir=tmp_path)
+    assert store.get_secret(ACCOUNT) is None and store.get_token(ACCOUNT) is None
+    store.set_secret(ACCOUNT, PASSWORD)
+    token = Token("at-abc", refresh_token="rt-def", expires_at=time.time() + 60, scope="read")
+    store.set_token(ACCOUNT, token)
+    again = KeyringStore(service=secret_service, lock_dir=tmp_path)
+    assert again.get_secret(ACCOUNT) == PASSWORD
+    assert again.get_token(ACCOUNT) == token
+    assert keyring.get_password(secret_service, USER) == PASSWORD  # plain, interoperable
+    again.set_token(ACCOUNT, None)
+    assert store.get_token(ACCOUNT) is None
+    assert store.get_secret(ACCOUNT) == PASSWORD  # deleting tokens keeps the password
+    store.delete_secret(ACCOUNT)
+    assert store.get_secret(ACCOUNT) is None
+    assert "SecretService" in store.describe()
+
+
+def test_a_10kb_token_round_trips_under_the_2560_byte_limit(
+    limited: LimitedSecretService, secret_service: str, tmp_path: Path
+) -> None:
+    with pytest.raises(keyring.errors.PasswordSetError):
+        limited.set_password(secret_service, "probe", "x" * 1281)  # the limit is real
+    store = KeyringStore(service=secret_service, lock_dir=tmp_path)
+    big = Token("a" * 10_000, refresh_token="r" * 2_000, expires_at=time.time() + 60)
+    store.set_token(ACCOUNT, big)
+    assert store.get_token(ACCOUNT) == big
+    name = f"{USER}|token"
+    parts = [n for n in range(2, 20) if keyring.get_password(secret_service, f"{name}#{n}")]
+    assert len(parts) >= 11
+    store.set_token(ACCOUNT, Token("short"))  # overwrite: extra parts are cleaned up
+    assert store.get_token(ACCOUNT) == Token("short")
+    assert all(keyring.get_password(secret_service, f"{name}#{n}") is None for n in parts)
+    store.set_token(ACCOUNT, big)
+    store.set_token(ACCOUNT, None)
+    assert all(keyring.get_password(secret_service, f"{name}#{n}") is None for n in parts)
+    assert keyring.get_password(secret_service, name) is None
+
+
+def test_corrupt_token_is_a_clear_error_and_loses_nothing_else(
+    secret_service: str, tmp_path: Path
+) -> None:
+    store = KeyringStore(service=secret_service, lock_dir=tmp_path)
+    store.set_secret(ACCOUNT, PASSWORD)
+    keyring.set_password(secret_service, f"{USER}|token", "{not json")
+    with pytest.raises(StoreError, match="corrupt") as info:
+        store.get_token(ACCOUNT)
+    assert info.value.corrupt
+    assert store.get_secret(ACCOUNT) == PASSWORD
+
+
+def _script(server: TokenServer, service: str, lock_dir: Path) -> str:
+    return textwrap.dedent(
+        f"""
+        import requests
+        from requests_silentauth import KeyringStore, PasswordGrant, SilentAuth
+        auth = SilentAuth(
+            PasswordGrant({server.token_url!r}, client_id={CLIENT_ID!r},
+                          client_secret={CLIENT_SECRET!r}),
+            username={USER!r},
+            store=KeyringStore(service={service!r}, lock_dir={str(lock_dir)!r}),
+            prompt=False,
+        )
+        with requests.Session() as s:
+            s.trust_env = False
+            s.auth = auth
+            print(s.get({server.resource_url!r}, timeout=20).status_code)
+        """
+    )
+
+
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_PROXY": "*"},
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+@pytest.fixture
+def logged_in(
+    server_factory: Callable[..., TokenServer], secret_service: str, tmp_path: Path
+) -> tuple[TokenServer, str]:
+    """A server with 2 s tokens, and an account logged in once (password + token stored)."""
+    srv = server_factory(access_lifetime=2.0, reuse_detection=True)
+    store = KeyringStore(service=secret_service, lock_dir=tmp_path)
+    auth = SilentAuth(
+        PasswordGrant(srv.token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
+        username=USER,
+        store=store,
+    )
+    auth.login(PASSWORD)
+    assert srv.counts["token:password"] == 1
+    return srv, secret_service
+
+
+@pytest.mark.timeout(90)
+def test_a_second_process_reuses_the_stored_token(
+    logged_in: tuple[TokenServer, str], tmp_path: Path
+) -> None:
+    srv, service = logged_in
+    result = _run(_script(srv, service, tmp_path))
+    assert result.stdout.strip() == "200", result.stderr
+    assert srv.counts["token"] == 1  # only the login: the second process made no token request
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_ten_parallel_processes_with_an_expired_token_refresh_once(
+    logged_in: tuple[TokenServer, str], tmp_path: Path
+) -> None:
+    srv, service = logged_in
+    time.sleep(2.1)  # the stored token is now expired
+    code = _script(srv, service, tmp_path)
+    with ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(lambda _: _run(code), range(10)))
+    for result in results:
+        assert result.stdout.strip() == "200", result.stderr
+    counts = srv.counts
+    assert counts["token:refresh_token"] == 1
+    assert counts["token:password"] == 1
+    assert counts["reuse_detected"] == 0 and counts["invalid_grant"] == 0
+    # and with a valid (long-lived) token in the store: no token request at all
+    srv.access_lifetime = 3600.0
+    SilentAuth(
+        PasswordGrant(srv.token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
+        username=USER,
+        store=KeyringStore(service=service, lock_dir=tmp_path),
+    ).login(PASSWORD)
+    counts = srv.counts
+    with ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(lambda _: _run(code), range(10)))
+    assert [r.stdout.strip() for r in results] == ["200"] * 10
+    assert srv.counts["token"] == counts["token"]
+
+
+def test_no_backend_is_a_store_error_that_says_what_to_do(tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        """
+        from requests_silentauth import Account, KeyringStore, StoreError
+        try:
+            KeyringStore().get_secret(Account("https://x.example.test/t", "u"))
+        except StoreError as exc:
+            print("StoreError:", exc)
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON_KEYRING_BACKEND"}
+    env["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={tmp_path}/no-such-socket"
+    env["XDG_RUNTIME_DIR"] = str(tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    ).stdout
+    assert out.startswith("StoreError:")
+    for hint in ("Secret Service", "PYTHON_KEYRING_BACKEND", "FileStore", "MemoryStore"):
+        assert hint in out
+
+
+class _LockedKeyring(keyring.backend.KeyringBackend):
+    priority = 0  # never picked by keyring's discovery; installed explicitly below
+
+    def get_password(self, service: str, username: str) -> str | None:
+        raise keyring.errors.KeyringLocked("Failed to unlock the collection!")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise keyring.errors.KeyringLocked("Failed to unlock the collection!")
+
+    def delete_password(self, service: str, username: str) -> None:
+        raise keyring.errors.KeyringLocked("Failed to unlock the collection!")
+
+
+def test_a_locked_keyring_is_a_store_error_and_the_login_keeps_nothing_lost(
+    server: TokenServer, tmp_path: Path
+) -> None:
+    # The mapping of keyring's own KeyringLocked (what the real backend raises for a locked
+    # collection: seen against gnome-keyring, see docs/reliability.md) to our error.
+    previous = keyring.get_keyring()
+    keyring.set_keyring(_LockedKeyring())
+    try:
+        auth = SilentAuth(
+            PasswordGrant(server.token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
+            username=USER,
+            store=KeyringStore(lock_dir=tmp_path),
+            prompt=False,
+        )
+        with requests.Session() as s, pytest.raises(StoreError, match="locked"):
+            s.get(server.resource_url, auth=auth)
+    finally:
+        keyring.set_keyring(previous)
+    assert server.counts["token"] == 0
