@@ -43,13 +43,13 @@ class LimitedSecretService(SecretService.Keyring):
     def set_password(self, service: str, username: str, password: str) -> None:
         if len(password.encode("utf-16-le")) > 2560:
             raise keyring.errors.PasswordSetError("The stub received bad data")
-        super().set_password(service, username, password)
+        super().set_password(service, username, password)  # type: ignore[no-untyped-call]
 
 
 @pytest.fixture
 def limited(secret_service: str) -> Iterator[LimitedSecretService]:
     previous = keyring.get_keyring()
-    backend = LimitedSecretService()
+    backend = LimitedSecretService()  # type: ignore[no-untyped-call]
     keyring.set_keyring(backend)
     try:
         yield backend
@@ -237,7 +237,7 @@ def test_a_locked_keyring_is_a_store_error_and_the_login_keeps_nothing_lost(
     # The mapping of keyring's own KeyringLocked (what the real backend raises for a locked
     # collection: seen against gnome-keyring, see docs/reliability.md) to our error.
     previous = keyring.get_keyring()
-    keyring.set_keyring(_LockedKeyring())
+    keyring.set_keyring(_LockedKeyring())  # type: ignore[no-untyped-call]
     try:
         auth = SilentAuth(
             PasswordGrant(server.token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
