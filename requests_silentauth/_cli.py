@@ -65,10 +65,13 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def _settings(args: argparse.Namespace) -> dict[str, Any]:
+def _settings(args: argparse.Namespace, *, creating: bool = False) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     if args.profile:
-        settings.update(_profiles.load(args.profile))
+        if creating:  # `login --profile NEW` creates it; an existing one is updated
+            settings.update(_profiles.load_all().get(args.profile, {}))
+        else:
+            settings.update(_profiles.load(args.profile))
     for key in _profiles.FIELDS:
         value = getattr(args, key, None)
         if value:
@@ -94,7 +97,7 @@ def _when(ts: float | None) -> str:
 
 
 def _login(args: argparse.Namespace, out: Any) -> int:
-    settings = _settings(args)
+    settings = _settings(args, creating=True)
     auth = _auth(settings, args)
     who = settings.get("username") or settings.get("client_id") or "client"
     if args.password_stdin:
