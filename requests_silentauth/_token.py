@@ -151,8 +151,11 @@ class Token:
             scope = " ".join(str(s) for s in scope) if isinstance(scope, list) else None
         expires_at: float | None = None
         raw_exp = lookup(payload, expires_in_field) if expires_in_field else None
-        if raw_exp is not None:
-            expires_at = sent_at + _lifetime(raw_exp, expires_in_field or "expires_in")
+        lifetime = (
+            _lifetime(raw_exp, expires_in_field or "expires_in") if raw_exp is not None else None
+        )
+        if lifetime is not None:
+            expires_at = sent_at + lifetime
         else:
             exp = jwt_exp(access)
             if exp is not None:
@@ -171,7 +174,7 @@ def _opt_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _lifetime(raw: Any, name: str) -> float:
+def _lifetime(raw: Any, name: str) -> float | None:
     if isinstance(raw, bool):
         raise ValueError(f"the field {name!r} is a boolean, not a number of seconds")
     if isinstance(raw, str):
@@ -179,10 +182,13 @@ def _lifetime(raw: Any, name: str) -> float:
             raw = float(raw.strip())
         except ValueError:
             raise ValueError(f"the field {name!r} is not a number of seconds") from None
-    if not isinstance(raw, int | float) or math.isnan(raw):
+    if not isinstance(raw, int | float) or (isinstance(raw, float) and math.isnan(raw)):
         raise ValueError(f"the field {name!r} is not a number of seconds")
-    # Zero or negative: the token is already expired; it is used once and renewed when rejected.
-    return float(min(max(raw, 0), MAX_LIFETIME))
+    if raw <= 0:
+        # Zero or negative is no lifetime at all: believing it would mean a token request per
+        # request. The token is used until the server rejects it (or a JWT ``exp`` says).
+        return None
+    return float(min(raw, MAX_LIFETIME))
 
 
 def lookup(payload: Any, path: str | None) -> Any:

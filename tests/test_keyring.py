@@ -250,3 +250,43 @@ def test_a_locked_keyring_is_a_store_error_and_the_login_keeps_nothing_lost(
     finally:
         keyring.set_keyring(previous)
     assert server.counts["token"] == 0
+
+
+class FailingTokenWrites(SecretService.Keyring):
+    """The real Secret Service, failing every write of a token entry (a backend that breaks in
+    the middle of a refresh)."""
+
+    priority = 0
+    writes = 0
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        if "|token" in username:
+            type(self).writes += 1
+            raise RuntimeError("org.freedesktop.DBus.Error.NoReply")
+        super().set_password(service, username, password)  # type: ignore[no-untyped-call]
+
+
+def test_keyring_failing_in_the_middle_of_a_refresh_loses_nothing(
+    logged_in: tuple[TokenServer, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    srv, service = logged_in
+    store = KeyringStore(service=service, lock_dir=tmp_path)
+    before = store.get_token(Account(srv.token_url, USER))
+    previous = keyring.get_keyring()
+    keyring.set_keyring(FailingTokenWrites())  # type: ignore[no-untyped-call]
+    try:
+        auth = SilentAuth(
+            PasswordGrant(srv.token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
+            username=USER,
+            store=store,
+        )
+        srv.revoke_access_tokens()
+        with requests.Session() as s:
+            s.trust_env = False
+            assert s.get(srv.resource_url, auth=auth).status_code == 200
+    finally:
+        keyring.set_keyring(previous)
+    assert FailingTokenWrites.writes == 3  # bounded retries of a transient backend error
+    assert "could not save the renewed token" in caplog.text
+    assert store.get_secret(Account(srv.token_url, USER)) == PASSWORD
+    assert store.get_token(Account(srv.token_url, USER)) == before  # the old set, intact
