@@ -46,15 +46,17 @@ def rejection_reason(policy: Policy, response: Response) -> str | None:
     """Why this response means "the token was refused", or None. Pure."""
     if getattr(response, RESENT, False):
         return None
-    if not policy.origins.allows(response.request.url if response.request else None):
-        return None  # a 401 from elsewhere says nothing about our token
     if response.status_code in policy.reauth_on:
         if bearer_error(response.headers.get("WWW-Authenticate")) == "insufficient_scope":
             return None  # RFC 6750 §3.1: a new token would not have more scope
-        return f"status {response.status_code}"
-    if policy.is_rejected is not None and policy.is_rejected(response):
-        return "is_rejected"
-    return None
+        reason = f"status {response.status_code}"
+    elif policy.is_rejected is not None and policy.is_rejected(response):
+        reason = "is_rejected"
+    else:
+        return None
+    if not policy.origins.allows(response.request.url if response.request else None):
+        return None  # a rejection from elsewhere says nothing about our token
+    return reason
 
 
 def replayable(request: PreparedRequest) -> bool:
@@ -90,12 +92,11 @@ class Flow:
     def attach(self, request: PreparedRequest, timeout: Timeout) -> Token | None:
         """Put a token on ``request`` when its origin is allowed; take ours off otherwise."""
         placement = self.policy.placement
-        if not self.policy.origins.allows(request.url):
+        origin = self.policy.origins.match(request.url)
+        if origin is None:
             placement.strip(request)
             return None
-        check_transport(
-            request.url or "", allow_insecure=self.policy.allow_insecure_http, what="a token"
-        )
+        check_transport(origin, allow_insecure=self.policy.allow_insecure_http, what="a token")
         token = self.manager.for_request(timeout)
         placement.strip(request)
         placement.apply(request, token.access_token)

@@ -65,10 +65,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_transport(url: str, *, allow_insecure: bool, what: str) -> None:
+def check_transport(url: str | Origin, *, allow_insecure: bool, what: str) -> None:
     """Refuse to send ``what`` (a token, a password) over plain http unless the host is a
     loopback address or the user opted in (RFC 6749 §10.3, RFC 6750 §5.3)."""
-    origin = origin_of(url)
+    origin = url if isinstance(url, Origin) else origin_of(url)
     if origin.scheme == "https" or allow_insecure or is_loopback(origin.host):
         return
     raise InsecureTransportError(
@@ -94,12 +94,17 @@ class OriginSet:
         return cls(parse_origin(v) for v in values)
 
     def allows(self, url: str | None) -> bool:
+        return self.match(url) is not None
+
+    def match(self, url: str | None) -> Origin | None:
+        """The URL's origin when it is one of ours, else None."""
         if not url:
-            return False
+            return None
         try:
-            return origin_of(url) in self._origins
+            origin = origin_of(url)
         except ValueError:
-            return False
+            return None
+        return origin if origin in self._origins else None
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(sorted(self._origins))
