@@ -24,11 +24,17 @@ from .conftest import PASSWORD, USER
 def on_pty(
     argv: list[str], env: dict[str, str], answer: str | None, timeout: float = 30
 ) -> tuple[int, str]:
+    return on_pty_raw(["-m", "requests_silentauth", *argv], env, answer, timeout)
+
+
+def on_pty_raw(
+    argv: list[str], env: dict[str, str], answer: str | None, timeout: float = 30
+) -> tuple[int, str]:
     """Run ``python -m requests_silentauth ARGV`` with a pseudo-terminal as its controlling
     terminal; type ``answer`` when it asks for a password."""
     pid, fd = pty.fork()
     if pid == 0:  # child
-        os.execve(sys.executable, [sys.executable, "-m", "requests_silentauth", *argv], env)
+        os.execve(sys.executable, [sys.executable, *argv], env)
     out = b""
     answered = False
     deadline = time.monotonic() + timeout
@@ -152,3 +158,52 @@ def test_demo_runs_and_succeeds(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "every request succeeded" in out
     assert "8 x GET /api/data: [200, 200, 200, 200, 200, 200, 200, 200]" in out
+
+
+FIRST_USE = """
+import sys, requests
+from requests_silentauth import FileStore, PasswordGrant, SilentAuth
+auth = SilentAuth(PasswordGrant(sys.argv[1]), username="alice", store=FileStore(sys.argv[2]))
+with requests.Session() as s:
+    s.trust_env = False
+    print("status", s.get(sys.argv[3], auth=auth).status_code)
+"""
+
+
+def test_first_use_asks_once_on_a_terminal_and_stores_only_after_success(
+    server_factory: Callable[..., TokenServer], cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    srv = server_factory(clients={})
+    store = tmp_path / "store.json"
+    argv = ["-c", FIRST_USE, srv.token_url, str(store), srv.resource_url]
+    code, out = on_pty_raw(argv, cli_env, answer="not-the-password")
+    assert code != 0 and "InvalidCredentials" in out
+    assert "not-the-password" not in out
+    assert not store.exists() or "not-the-password" not in store.read_text()
+    code, out = on_pty_raw(argv, cli_env, answer=PASSWORD)
+    assert code == 0 and "status 200" in out, out
+    assert PASSWORD in store.read_text()  # stored after the successful login
+    code, out = on_pty_raw(argv, cli_env, answer=None, timeout=20)  # silent now
+    assert code == 0 and "status 200" in out and "Password for" not in out
+    assert srv.counts["token:password"] == 2  # the refused one and the good one
+
+
+def test_without_a_terminal_the_error_names_the_login_command(
+    server_factory: Callable[..., TokenServer], cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    srv = server_factory(clients={})
+    argv = [
+        sys.executable,
+        "-c",
+        FIRST_USE,
+        srv.token_url,
+        str(tmp_path / "s.json"),
+        srv.resource_url,
+    ]
+    result = subprocess.run(
+        argv, capture_output=True, text=True, env=cli_env, timeout=60, stdin=subprocess.DEVNULL
+    )
+    assert result.returncode != 0
+    assert "CredentialsNotFound" in result.stderr
+    assert f"silentauth login --url {srv.token_url} --username alice" in result.stderr
+    assert srv.counts["token"] == 0
