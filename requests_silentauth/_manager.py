@@ -7,6 +7,8 @@ and re-read the store inside it, so a token renewed by anyone is adopted, not re
 from __future__ import annotations
 
 import getpass
+import hashlib
+import json
 import logging
 import sys
 import threading
@@ -154,7 +156,7 @@ class TokenManager:
                 self._password = password
                 self._refused = None
             try:
-                token = self._login(timeout)
+                token = self._login(timeout, explicit=True)
             finally:
                 self._password = saved
             if remember and password is not None:
@@ -169,7 +171,7 @@ class TokenManager:
             self.store.set_token(self.account, None)
             if forget_password:
                 self.store.delete_secret(self.account)
-                self._refused = None
+                self._clear_refusal()
 
     # -- the ladder -------------------------------------------------------------------------
 
@@ -213,32 +215,81 @@ class TokenManager:
         if self.on_token is not None:
             self.on_token(token)
 
-    def _login(self, timeout: Timeout) -> Token:
+    def _login(self, timeout: Timeout, *, explicit: bool = False) -> Token:
         source: list[str] = []
 
         def resolve() -> str:
             secret, origin = self._secret()
             source.append(origin)
-            refused = self._refused
-            if refused is not None and refused[0] == fingerprint(secret):
-                if self.clock() < refused[1]:
-                    raise _still_refused(refused[2], refused[1], self.clock())
-                self._refused = None
+            if not explicit:  # an explicit login (silentauth login) always tries
+                self._check_refusal(secret)
             return secret
 
         credentials = Credentials(self.account.username or None, resolve)
         try:
             token = self.grant.login(self.client, credentials, timeout)
         except InvalidCredentials as exc:
-            if credentials.used_secret and (not exc.retry_at):
-                until = self.clock() + self.login_backoff
-                self._refused = (fingerprint(credentials.password), until, exc)
-                exc.retry_at = until
+            if credentials.used_secret and not exc.retry_at:
+                self._record_refusal(credentials.password, exc)
             raise
+        if credentials.used_secret and self._refused is not None:
+            self._clear_refusal()
         if source and source[0] == "prompt":
             self.store.set_secret(self.account, credentials.password)
             log.debug("stored the password for %s after a successful login", self.account.username)
         return token
+
+    # -- no account lockouts: a refused secret is not tried again for login_backoff ---------
+    # The record lives in the store too, so a cron job starting a new process every minute
+    # does not retry a stale password every minute.
+
+    def _secret_id(self, secret: str) -> str:
+        return hashlib.sha256(f"{self.account.key()}\0{secret}".encode()).hexdigest()[:32]
+
+    def _check_refusal(self, secret: str) -> None:
+        if self.login_backoff <= 0:
+            return
+        refused = self._refused
+        if refused is None:
+            refused = self._stored_refusal()
+        self._refused = refused  # remembered, so a later success clears the stored record
+        if refused is None or refused[0] != self._secret_id(secret):
+            return
+        if self.clock() < refused[1]:
+            raise _still_refused(refused[2], refused[1], self.clock())
+
+    def _stored_refusal(self) -> tuple[str, float, InvalidCredentials] | None:
+        try:
+            raw = self.store.get_refusal(self.account)
+            if raw is None:
+                return None
+            data = json.loads(raw)
+            first = InvalidCredentials(
+                str(data["message"]), error=data.get("error"), retry_at=float(data["until"])
+            )
+            return str(data["id"]), float(data["until"]), first
+        except (StoreError, ValueError, KeyError, TypeError) as exc:
+            log.debug("ignoring the stored login refusal (%s)", type(exc).__name__)
+            return None
+
+    def _record_refusal(self, secret: str, exc: InvalidCredentials) -> None:
+        if self.login_backoff <= 0:
+            return
+        until = self.clock() + self.login_backoff
+        exc.retry_at = until
+        self._refused = (self._secret_id(secret), until, exc)
+        record = {"id": self._refused[0], "until": until, "message": str(exc), "error": exc.error}
+        try:
+            self.store.set_refusal(self.account, json.dumps(record))
+        except StoreError as err:
+            log.debug("could not record the login refusal in the store (%s)", err)
+
+    def _clear_refusal(self) -> None:
+        self._refused = None
+        try:
+            self.store.set_refusal(self.account, None)
+        except StoreError as err:
+            log.debug("could not clear the login refusal in the store (%s)", err)
 
     def _secret(self) -> tuple[str, str]:
         if self._password is not None:

@@ -52,6 +52,12 @@ class Store(Protocol):
 
     def set_token(self, account: Account, token: Token | None) -> None: ...
 
+    def get_refusal(self, account: Account) -> str | None:
+        """The record of a refused login (opaque text), so other processes do not retry it."""
+        ...
+
+    def set_refusal(self, account: Account, record: str | None) -> None: ...
+
     def lock(self, account: Account) -> contextlib.AbstractContextManager[object]:
         """Held while a token is renewed: other holders (threads, processes) wait, then re-read."""
         ...
@@ -80,6 +86,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._secrets: dict[Account, str] = {}
         self._tokens: dict[Account, Token] = {}
+        self._refusals: dict[Account, str] = {}
         self._guard = threading.Lock()
         self._locks: dict[Account, threading.Lock] = {}
 
@@ -100,6 +107,15 @@ class MemoryStore:
             self._tokens.pop(account, None)
         else:
             self._tokens[account] = token
+
+    def get_refusal(self, account: Account) -> str | None:
+        return self._refusals.get(account)
+
+    def set_refusal(self, account: Account, record: str | None) -> None:
+        if record is None:
+            self._refusals.pop(account, None)
+        else:
+            self._refusals[account] = record
 
     def lock(self, account: Account) -> contextlib.AbstractContextManager[object]:
         with self._guard:
@@ -199,6 +215,13 @@ class FileStore:
 
     def set_token(self, account: Account, token: Token | None) -> None:
         self._update(account, "token", None if token is None else token.to_dict())
+
+    def get_refusal(self, account: Account) -> str | None:
+        value = self._entry(account).get("refused")
+        return value if isinstance(value, str) else None
+
+    def set_refusal(self, account: Account, record: str | None) -> None:
+        self._update(account, "refused", record)
 
     def lock(self, account: Account) -> contextlib.AbstractContextManager[object]:
         name = f"{self.path.name}.{account.key()[:12]}.lock"
@@ -384,6 +407,12 @@ class KeyringStore:
             f"{account.username}|token",
             None if token is None else _encode_token(token),
         )
+
+    def get_refusal(self, account: Account) -> str | None:
+        return self._read_value(self.service_for(account), f"{account.username}|refused")
+
+    def set_refusal(self, account: Account, record: str | None) -> None:
+        self._write_value(self.service_for(account), f"{account.username}|refused", record)
 
     def lock(self, account: Account) -> contextlib.AbstractContextManager[object]:
         return _file_lock(self._lock_root() / f"{account.key()}.lock", self.lock_timeout)

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import requests
 
 from requests_silentauth import (
+    Account,
     ClientCredentials,
     CredentialsNotFound,
+    FileStore,
     InvalidCredentials,
     MemoryStore,
     PasswordGrant,
@@ -224,3 +227,43 @@ def test_logout_forgets_tokens_but_keeps_the_password(
     assert store.get_secret(account) == PASSWORD
     auth.logout(forget_password=True)
     assert store.get_secret(account) is None
+
+
+def test_a_refused_password_is_not_retried_by_another_process_either(
+    server: TokenServer, tmp_path: Path
+) -> None:
+    # Two auths on one FileStore stand for two runs of a cron job a minute apart.
+    def run() -> None:
+        auth = SilentAuth(
+            PasswordGrant(server.token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
+            username=USER,
+            store=FileStore(tmp_path / "store.json"),
+            prompt=False,
+        )
+        with requests.Session() as s, pytest.raises(InvalidCredentials) as info:
+            s.get(server.resource_url, auth=auth)
+        assert "stale-password" not in str(info.value)
+
+    FileStore(tmp_path / "store.json").set_secret(Account(server.token_url, USER), "stale-password")
+    run()
+    run()
+    assert server.counts["token:password"] == 1
+    # The user stores the right password: the next run logs in at once.
+    FileStore(tmp_path / "store.json").set_secret(Account(server.token_url, USER), PASSWORD)
+    auth = SilentAuth(
+        PasswordGrant(server.token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
+        username=USER,
+        store=FileStore(tmp_path / "store.json"),
+    )
+    assert auth.get_token().access_token.startswith("at-")
+    assert FileStore(tmp_path / "store.json").get_refusal(Account(server.token_url, USER)) is None
+
+
+def test_an_explicit_login_always_tries(server: TokenServer, make_auth: MakeAuth) -> None:
+    auth = make_auth(password="wrong")
+    with pytest.raises(InvalidCredentials):
+        auth.get_token()
+    with pytest.raises(InvalidCredentials):
+        auth.login("wrong")  # tried again: the user asked for it
+    assert server.counts["token:password"] == 2
+    assert auth.login(PASSWORD).access_token.startswith("at-")

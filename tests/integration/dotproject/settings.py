@@ -44,6 +44,8 @@ OAUTH2_PROVIDER = {
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
     "SCOPES": {"read": "Reading scope", "write": "Writing scope"},
+    # RFC 9700 discourages the password grant; DOT 4.0 will refuse it unless this stays False.
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": False,
     # Plain http on loopback only (the server listens on 127.0.0.1).
     "ALLOWED_SCHEMES": ["http", "https"],
 }

@@ -13,6 +13,7 @@ urlpatterns = [
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path("api/me", views.MeView.as_view()),
     path("api/me-403", views.Me403View.as_view()),
+    path("api/write", views.WriteView.as_view()),
 ]
 
 if getattr(settings, "DOTPROJECT_DEBUG_VIEWS", False):
