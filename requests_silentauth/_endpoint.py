@@ -167,7 +167,7 @@ def _retry_after(value: str | None, now: float) -> float | None:
     if not value:
         return None
     value = value.strip()[:64]
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(min(int(value), 86400))
     try:
         when = email.utils.parsedate_to_datetime(value)

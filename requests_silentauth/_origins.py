@@ -39,7 +39,8 @@ def origin_of(url: str) -> Origin:
         raise ValueError(f"{_clip(url)!r} has an invalid port") from exc
     if not host:
         raise ValueError(f"{_clip(url)!r} has no host")
-    host = host.rstrip(".")
+    if host.endswith("."):
+        host = host[:-1]  # one trailing dot names the same (fully qualified) host
     return Origin(scheme, host, port if port is not None else _DEFAULT_PORTS[scheme])
 
 

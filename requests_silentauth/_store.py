@@ -234,9 +234,10 @@ class FileStore:
         return f"FileStore({str(self.path)!r})"
 
 
-#: Windows Credential Manager refuses secrets over 2,560 bytes of UTF-16 (1,280 characters);
-#: values are split below that on every platform so a store written on one works on all.
-CHUNK = 1000
+#: Windows Credential Manager refuses secrets over 2,560 bytes of UTF-16; values are split into
+#: parts of at most this many UTF-16 bytes (room left for the head's prefix) on every platform,
+#: so a store written on one works on all.
+CHUNK_BYTES = 2400
 _HEAD = "sa1:"
 _NO_BACKEND_HELP = (
     "install and start a Secret Service (for example gnome-keyring) and a D-Bus session, "
@@ -248,7 +249,7 @@ _NO_BACKEND_HELP = (
 class KeyringStore:
     """The OS keyring (``keyring`` package). Each account keeps its secret under the user name
     and its token set under ``<user>|token``, in a service named after the login endpoint.
-    Values longer than ``CHUNK`` characters are split across entries ``<name>#2``, ``#3`` ...
+    Values over ``CHUNK_BYTES`` of UTF-16 are split across entries ``<name>#2``, ``#3`` ...
     behind a head that carries their count and checksum."""
 
     def __init__(
@@ -373,11 +374,11 @@ class KeyringStore:
             if old:
                 self._delete(service, name)
             return
-        if len(value) <= CHUNK and not value.startswith(_HEAD):
+        if _utf16_size(value) <= CHUNK_BYTES and not value.startswith(_HEAD):
             parts = [value]
             head = value
         else:
-            parts = [value[i : i + CHUNK] for i in range(0, len(value), CHUNK)]
+            parts = _split_utf16(value, CHUNK_BYTES)
             head = f"{_HEAD}{len(parts)}:{_digest(value)}:{parts[0]}"
         # Tail parts first, head last: the head is the commit point.
         for i, part in enumerate(parts[1:], start=2):
@@ -433,6 +434,24 @@ class KeyringStore:
 
     def __repr__(self) -> str:
         return f"KeyringStore(service={self.service!r})"
+
+
+def _utf16_size(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass"))
+
+
+def _split_utf16(value: str, limit: int) -> list[str]:
+    """Split into parts of at most ``limit`` UTF-16 bytes, never inside a character."""
+    parts: list[str] = []
+    start = size = 0
+    for i, ch in enumerate(value):
+        width = 4 if ord(ch) > 0xFFFF else 2
+        if size + width > limit:
+            parts.append(value[start:i])
+            start, size = i, 0
+        size += width
+    parts.append(value[start:])
+    return parts
 
 
 def _digest(value: str) -> str:

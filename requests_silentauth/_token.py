@@ -104,15 +104,22 @@ class Token:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Token:
         try:
+            refresh, token_type, scope = data.get("rt"), data.get("tt", "Bearer"), data.get("sc")
+            if not (
+                (refresh is None or isinstance(refresh, str))
+                and isinstance(token_type, str)
+                and (scope is None or isinstance(scope, str))
+            ):
+                raise TypeError("a field has the wrong type")
             return cls(
                 access_token=data["at"],
-                refresh_token=data.get("rt"),
-                token_type=data.get("tt", "Bearer"),
-                scope=data.get("sc"),
+                refresh_token=refresh,
+                token_type=token_type,
+                scope=scope,
                 expires_at=_opt_float(data.get("exp")),
                 issued_at=_opt_float(data.get("iat")),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
             raise ValueError(f"stored token record is malformed ({type(exc).__name__})") from None
 
     @classmethod
@@ -171,7 +178,14 @@ class Token:
 
 
 def _opt_float(value: Any) -> float | None:
-    return None if value is None else float(value)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError("a time is not a number")
+    result = float(value)  # ValueError for a non-numeric string, OverflowError for 400 digits
+    if not math.isfinite(result):
+        raise ValueError("a time is not finite")
+    return result
 
 
 def _lifetime(raw: Any, name: str) -> float | None:
@@ -199,7 +213,13 @@ def lookup(payload: Any, path: str | None) -> Any:
     for part in path.split("."):
         if isinstance(node, Mapping) and part in node:
             node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+        elif (
+            isinstance(node, list)
+            and part.isascii()
+            and part.isdigit()
+            and len(part) < 10
+            and int(part) < len(node)
+        ):
             node = node[int(part)]
         else:
             return None
@@ -222,6 +242,8 @@ def jwt_exp(token: str) -> float | None:
     exp = claims.get("exp")
     if isinstance(exp, bool) or not isinstance(exp, int | float):
         return None
+    if isinstance(exp, int):
+        exp = max(min(exp, 10**11), -1)  # a 400-digit integer would overflow float()
     if not math.isfinite(exp) or exp <= 0:
         return None
     return float(min(exp, 1e11))

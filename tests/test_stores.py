@@ -1,0 +1,639 @@
+"""Stores: MemoryStore, FileStore (in tmp_path) and KeyringStore against an in-process keyring
+backend that enforces the Windows Credential Manager size limit. Nothing here touches the
+user's real keyring: the backend is swapped for the test and restored afterwards."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import keyring
+import keyring.errors
+import pytest
+from keyring.backend import KeyringBackend
+
+from requests_silentauth import StoreError
+from requests_silentauth._store import (
+    CHUNK_BYTES,
+    Account,
+    FileStore,
+    KeyringStore,
+    MemoryStore,
+    Store,
+    held,
+)
+from requests_silentauth._token import Token
+
+ALICE = Account("https://login.example.com/token", "alice")
+BOB = Account("https://login.example.com/token", "bob")
+OTHER_ENDPOINT = Account("https://other.example.com/token", "alice")
+SECRET = "pw-3c91f0e2-correct horse battery staple"
+TOKEN = Token(
+    access_token="at-8b1d5e77-secret",
+    refresh_token="rt-0a4c2f19-secret",
+    scope="read write",
+    expires_at=1_700_003_600.0,
+    issued_at=1_700_000_000.0,
+)
+
+#: Windows Credential Manager: CRED_MAX_CREDENTIAL_BLOB_SIZE = 5 * 512 bytes of UTF-16.
+WINDOWS_LIMIT = 2560
+
+
+# -- MemoryStore and FileStore: the same contract -----------------------------------------------
+
+
+StoreFactory = Callable[[Path], Store]
+
+
+def _memory(_: Path) -> Store:
+    return MemoryStore()
+
+
+def _file(tmp: Path) -> Store:
+    return FileStore(tmp / "sub" / "store.json")
+
+
+@pytest.fixture(params=[_memory, _file], ids=["memory", "file"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    factory: StoreFactory = request.param
+    return factory(tmp_path)
+
+
+def test_store_protocol(store: Store) -> None:
+    assert isinstance(store, Store)
+    assert isinstance(store.describe(), str)
+
+
+def test_secret_round_trip(store: Store) -> None:
+    assert store.get_secret(ALICE) is None
+    store.set_secret(ALICE, SECRET)
+    assert store.get_secret(ALICE) == SECRET
+    assert store.get_secret(BOB) is None
+    assert store.get_secret(OTHER_ENDPOINT) is None
+    store.set_secret(ALICE, "changed")
+    assert store.get_secret(ALICE) == "changed"
+    store.delete_secret(ALICE)
+    assert store.get_secret(ALICE) is None
+    store.delete_secret(ALICE)  # deleting what is not there is fine
+    assert store.get_secret(ALICE) is None
+
+
+def test_token_round_trip(store: Store) -> None:
+    assert store.get_token(ALICE) is None
+    store.set_token(ALICE, TOKEN)
+    assert store.get_token(ALICE) == TOKEN
+    assert store.get_token(BOB) is None
+    minimal = Token("only-access")
+    store.set_token(ALICE, minimal)
+    assert store.get_token(ALICE) == minimal
+    store.set_token(ALICE, None)
+    assert store.get_token(ALICE) is None
+
+
+def test_secret_and_token_are_independent(store: Store) -> None:
+    store.set_secret(ALICE, SECRET)
+    store.set_token(ALICE, TOKEN)
+    store.set_token(ALICE, None)
+    assert store.get_secret(ALICE) == SECRET
+    store.set_token(ALICE, TOKEN)
+    store.delete_secret(ALICE)
+    assert store.get_token(ALICE) == TOKEN
+
+
+def test_unicode_secret_round_trip(store: Store) -> None:
+    secret = 'p\u00e4ss \u4e2d\u6587 \U0001f511 "quoted" \\ back'
+    store.set_secret(ALICE, secret)
+    assert store.get_secret(ALICE) == secret
+
+
+def test_repr_does_not_show_secrets(store: Store) -> None:
+    store.set_secret(ALICE, SECRET)
+    store.set_token(ALICE, TOKEN)
+    text = repr(store) + store.describe()
+    assert SECRET not in text
+    assert TOKEN.access_token not in text
+
+
+def _hold_and_probe(store: Store, account: Account, probe: Account) -> tuple[bool, bool]:
+    """Hold ``store.lock(account)``; in a thread take ``store.lock(probe)``. Returns whether
+    the thread got in while the lock was held, and whether it got in after the release."""
+    entered = threading.Event()
+
+    def take() -> None:
+        with store.lock(probe):
+            entered.set()
+
+    with store.lock(account):
+        thread = threading.Thread(target=take, daemon=True)
+        thread.start()
+        during = entered.wait(0.3)
+    after = entered.wait(10)
+    thread.join(10)
+    return during, after
+
+
+def test_lock_is_a_context_manager_and_exclusive(store: Store) -> None:
+    with store.lock(ALICE):
+        pass
+    with store.lock(ALICE):  # released by the with statement: can be taken again
+        pass
+    during, after = _hold_and_probe(store, ALICE, ALICE)
+    assert not during, "a second holder got the same account's lock while it was held"
+    assert after, "the lock was not released"
+
+
+def test_locks_of_different_accounts_are_independent(store: Store) -> None:
+    during, _ = _hold_and_probe(store, ALICE, BOB)
+    assert during
+
+
+def test_memory_store_shares_one_lock_per_account() -> None:
+    store = MemoryStore()
+    assert store.lock(ALICE) is store.lock(ALICE)
+    assert store.lock(ALICE) is not store.lock(BOB)
+
+
+# -- FileStore specifics ------------------------------------------------------------------------
+
+
+def _leftovers(directory: Path, keep: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p != keep and not p.name.endswith(".lock"))
+
+
+def test_file_store_mode_0600_and_private_directory(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "dir" / "store.json"
+    store = FileStore(path)
+    store.set_secret(ALICE, SECRET)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) & 0o077 == 0
+    store.set_token(ALICE, TOKEN)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_file_store_mode_0600_even_with_a_permissive_umask(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        store = FileStore(tmp_path / "store.json")
+        store.set_secret(ALICE, SECRET)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "store.json").stat().st_mode) == 0o600
+
+
+def test_file_store_writes_by_replacing_and_leaves_no_temp_files(tmp_path: Path) -> None:
+    path = tmp_path / "store.json"
+    store = FileStore(path)
+    store.set_secret(ALICE, SECRET)
+    first = path.stat().st_ino
+    store.set_token(ALICE, TOKEN)
+    store.set_secret(BOB, "bob-secret")
+    store.delete_secret(BOB)
+    # A new file is renamed over the old one each time: the old inode is never rewritten.
+    assert path.stat().st_ino != first
+    assert _leftovers(tmp_path, path) == []
+    assert isinstance(json.loads(path.read_text(encoding="utf-8")), dict)
+
+
+def test_file_store_readers_never_see_a_partial_file(tmp_path: Path) -> None:
+    path = tmp_path / "store.json"
+    writer_store, reader_store = FileStore(path), FileStore(path)
+    values = ["a" * 200_000, "b" * 150_000]
+    writer_store.set_secret(ALICE, values[0])
+    stop = threading.Event()
+    problems: list[str] = []
+
+    def write() -> None:
+        i = 0
+        while not stop.is_set():
+            writer_store.set_secret(ALICE, values[i % 2])
+            i += 1
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    reads = 0
+    deadline = time.monotonic() + 0.6
+    try:
+        while time.monotonic() < deadline:
+            try:
+                value = reader_store.get_secret(ALICE)
+            except StoreError as exc:
+                problems.append(str(exc))
+                break
+            if value not in values:
+                problems.append(f"read a value of length {len(value or '')}")
+                break
+            reads += 1
+    finally:
+        stop.set()
+        thread.join(10)
+    assert problems == []
+    assert reads > 0
+    assert _leftovers(tmp_path, path) == []
+
+
+def test_file_store_keeps_other_accounts(tmp_path: Path) -> None:
+    path = tmp_path / "store.json"
+    store = FileStore(path)
+    store.set_secret(ALICE, SECRET)
+    store.set_token(ALICE, TOKEN)
+    store.set_secret(BOB, "bob-secret")
+    store.set_secret(OTHER_ENDPOINT, "other-secret")
+    store.set_token(BOB, Token("bob-access"))
+    store.delete_secret(OTHER_ENDPOINT)
+    # A second instance reads the same file: nothing is only in memory.
+    again = FileStore(path)
+    assert again.get_secret(ALICE) == SECRET
+    assert again.get_token(ALICE) == TOKEN
+    assert again.get_secret(BOB) == "bob-secret"
+    assert again.get_token(BOB) == Token("bob-access")
+    assert again.get_secret(OTHER_ENDPOINT) is None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert len(data) == 3
+    assert {e["username"] for e in data.values()} == {"alice", "bob"}
+
+
+@pytest.mark.parametrize("content", ["{not json", "", "\x00\x01", '{"a": '])
+def test_file_store_corrupt_json(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "store.json"
+    path.write_text(content, encoding="utf-8")
+    store = FileStore(path)
+    for action in (
+        lambda: store.get_secret(ALICE),
+        lambda: store.get_token(ALICE),
+        lambda: store.set_secret(ALICE, SECRET),
+    ):
+        with pytest.raises(StoreError) as info:
+            action()
+        assert info.value.corrupt is True
+        assert str(path) in str(info.value)
+        assert SECRET not in str(info.value)
+    # A failed write never replaces the file the user may want to repair.
+    assert path.read_text(encoding="utf-8") == content
+
+
+@pytest.mark.parametrize("content", ["[]", '"text"', "42", "null"])
+def test_file_store_json_that_is_not_an_object(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "store.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(StoreError) as info:
+        FileStore(path).get_secret(ALICE)
+    assert info.value.corrupt is True
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [{"rt": "rt-2f9a81c3-secret"}, {"at": ""}, {"at": 5}, "text", [1, 2], {"at": "x", "exp": "?"}],
+)
+def test_file_store_corrupt_token_record(tmp_path: Path, record: Any) -> None:
+    path = tmp_path / "store.json"
+    store = FileStore(path)
+    store.set_secret(ALICE, SECRET)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data[ALICE.key()]["token"] = record
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(StoreError) as info:
+        store.get_token(ALICE)
+    assert info.value.corrupt is True
+    assert "rt-2f9a81c3-secret" not in str(info.value)
+    assert store.get_secret(ALICE) == SECRET  # the rest of the entry is still readable
+    store.set_token(ALICE, TOKEN)  # and the next login replaces the record
+    assert store.get_token(ALICE) == TOKEN
+
+
+def test_file_store_token_record_with_huge_number(tmp_path: Path) -> None:
+    path = tmp_path / "store.json"
+    huge = "1" + "0" * 400
+    path.write_text(f'{{"{ALICE.key()}": {{"token": {{"at": "x", "exp": {huge}}}}}}}', "utf-8")
+    assert json.loads(path.read_text("utf-8"))[ALICE.key()]["token"]["exp"] == 10**400
+    with pytest.raises(StoreError) as info:
+        FileStore(path).get_token(ALICE)
+    assert info.value.corrupt is True
+
+
+def test_file_store_lock_timeout_becomes_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "store.json"
+    holder, waiter = FileStore(path), FileStore(path, lock_timeout=0.2)
+    result: list[BaseException | None] = []
+
+    def wait() -> None:
+        try:
+            with held(waiter.lock(ALICE)):
+                result.append(None)
+        except BaseException as exc:
+            result.append(exc)
+
+    with holder.lock(ALICE):
+        thread = threading.Thread(target=wait, daemon=True)
+        thread.start()
+        thread.join(10)
+    assert len(result) == 1
+    assert isinstance(result[0], StoreError)
+    assert "timed out" in str(result[0])
+    with held(waiter.lock(ALICE)):  # free again once released
+        pass
+
+
+# -- KeyringStore against a Windows-limited in-process backend ----------------------------------
+
+
+class WindowsLimitKeyring(KeyringBackend):
+    """A dict keyring that refuses, like Windows Credential Manager, any value over 2,560 bytes
+    of UTF-16. It has no ``priority``, so keyring's discovery never picks it by itself."""
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.entries: dict[tuple[str, str], str] = {}
+        self.calls: list[str] = []
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self.calls.append("get")
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.calls.append("set")
+        if len(password.encode("utf-16-le")) > WINDOWS_LIMIT:
+            raise keyring.errors.PasswordSetError("The stub received bad data")
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.calls.append("delete")
+        try:
+            del self.entries[(service, username)]
+        except KeyError:
+            raise keyring.errors.PasswordDeleteError("not found") from None
+
+    def names(self, service: str) -> set[str]:
+        return {name for (svc, name) in self.entries if svc == service}
+
+
+class FlakyReadKeyring(WindowsLimitKeyring):
+    """``get_password`` fails ``failures`` times (a D-Bus hiccup), then works."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.reads = 0
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self.reads += 1
+        if self.reads <= self.failures:
+            raise RuntimeError("org.freedesktop.DBus.Error.NoReply: hiccup")
+        return super().get_password(service, username)
+
+
+class BrokenWriteKeyring(WindowsLimitKeyring):
+    """Reads work; every write fails."""
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.calls.append("set")
+        raise RuntimeError("backend exploded: the collection is gone")
+
+
+@pytest.fixture
+def install_backend() -> Iterator[Callable[[KeyringBackend], None]]:
+    previous = keyring.get_keyring()
+
+    def install(backend: KeyringBackend) -> None:
+        keyring.set_keyring(backend)
+        assert keyring.get_keyring() is backend
+
+    try:
+        yield install
+    finally:
+        keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def backend(install_backend: Callable[[KeyringBackend], None]) -> WindowsLimitKeyring:
+    stub = WindowsLimitKeyring()
+    install_backend(stub)
+    return stub
+
+
+@pytest.fixture
+def kstore(tmp_path: Path) -> KeyringStore:
+    return KeyringStore(lock_dir=tmp_path / "locks")
+
+
+def _service(kstore: KeyringStore) -> str:
+    return kstore.service_for(ALICE)
+
+
+def _fits_windows(backend: WindowsLimitKeyring) -> None:
+    for value in backend.entries.values():
+        assert len(value.encode("utf-16-le")) <= WINDOWS_LIMIT
+
+
+def test_stub_enforces_the_windows_limit(backend: WindowsLimitKeyring) -> None:
+    backend.set_password("s", "u", "x" * 1280)
+    with pytest.raises(keyring.errors.PasswordSetError, match="bad data"):
+        backend.set_password("s", "u", "x" * 1281)
+    with pytest.raises(keyring.errors.PasswordSetError):
+        backend.set_password("s", "u", "\U0001f600" * 641)  # 4 bytes each in UTF-16
+
+
+def test_keyring_small_values_are_single_entries(
+    backend: WindowsLimitKeyring, kstore: KeyringStore
+) -> None:
+    kstore.set_secret(ALICE, SECRET)
+    kstore.set_token(ALICE, TOKEN)
+    assert kstore.get_secret(ALICE) == SECRET
+    assert kstore.get_token(ALICE) == TOKEN
+    assert backend.names(_service(kstore)) == {"alice", "alice|token"}
+    assert backend.entries[(_service(kstore), "alice")] == SECRET  # plain, readable by others
+
+
+def test_keyring_big_token_and_secret_round_trip(
+    backend: WindowsLimitKeyring, kstore: KeyringStore
+) -> None:
+    big = Token(
+        access_token="A" * 10_000,
+        refresh_token="R" * 500,
+        expires_at=1_700_003_600.0,
+        issued_at=1_700_000_000.0,
+    )
+    secret = "".join(chr(0x61 + i % 26) for i in range(3000))
+    kstore.set_token(ALICE, big)
+    kstore.set_secret(ALICE, secret)
+    _fits_windows(backend)
+    assert kstore.get_token(ALICE) == big
+    assert kstore.get_secret(ALICE) == secret
+    # A fresh store instance (another process) reads the same entries.
+    assert KeyringStore(lock_dir=kstore._lock_root()).get_token(ALICE) == big
+    parts = math.ceil(2 * len(json.dumps(big.to_dict(), separators=(",", ":"))) / CHUNK_BYTES)
+    assert parts >= 8
+    expected = {"alice|token"} | {f"alice|token#{i}" for i in range(2, parts + 1)}
+    expected |= {"alice", "alice#2", "alice#3"}
+    assert backend.names(_service(kstore)) == expected
+    for value in backend.entries.values():
+        assert big.access_token not in value  # really split, not stored whole somewhere
+
+
+def test_keyring_bmp_unicode_secret_round_trip(
+    backend: WindowsLimitKeyring, kstore: KeyringStore
+) -> None:
+    secret = "\u4e2d\u00e9" * 1500  # 3,000 characters outside ASCII, 2 UTF-16 bytes each
+    kstore.set_secret(ALICE, secret)
+    _fits_windows(backend)
+    assert kstore.get_secret(ALICE) == secret
+
+
+@pytest.mark.parametrize("length", [700, 3000])
+def test_keyring_astral_secret_fits_windows(
+    backend: WindowsLimitKeyring, tmp_path: Path, length: int
+) -> None:
+    kstore = KeyringStore(lock_dir=tmp_path, attempts=1)
+    secret = "\U0001f511" * length
+    kstore.set_secret(ALICE, secret)
+    assert kstore.get_secret(ALICE) == secret
+
+
+def test_keyring_value_that_looks_like_a_chunk_head(
+    backend: WindowsLimitKeyring, kstore: KeyringStore
+) -> None:
+    tricky = "sa1:3:0123456789abcdef:not really chunked"
+    kstore.set_secret(ALICE, tricky)
+    assert kstore.get_secret(ALICE) == tricky
+
+
+def test_keyring_overwrite_big_with_small_removes_extra_chunks(
+    backend: WindowsLimitKeyring, kstore: KeyringStore
+) -> None:
+    service = _service(kstore)
+    kstore.set_token(ALICE, Token("A" * 10_000))
+    kstore.set_secret(ALICE, "s" * 3000)
+    assert len(backend.names(service)) >= 12  # 9 token parts + 3 secret parts
+    kstore.set_token(ALICE, Token("A" * 2_500))  # still chunked, fewer parts
+    assert {n for n in backend.names(service) if n.startswith("alice|token")} == {
+        "alice|token",
+        "alice|token#2",
+        "alice|token#3",
+    }
+    assert kstore.get_token(ALICE) == Token("A" * 2_500)
+    kstore.set_token(ALICE, TOKEN)
+    kstore.set_secret(ALICE, SECRET)
+    assert backend.names(service) == {"alice", "alice|token"}
+    assert kstore.get_token(ALICE) == TOKEN
+    assert kstore.get_secret(ALICE) == SECRET
+
+
+def test_keyring_delete_removes_every_entry(
+    backend: WindowsLimitKeyring, kstore: KeyringStore
+) -> None:
+    kstore.set_token(ALICE, Token("A" * 10_000))
+    kstore.set_secret(ALICE, "s" * 3000)
+    kstore.set_token(BOB, TOKEN)
+    kstore.set_token(ALICE, None)
+    assert kstore.get_token(ALICE) is None
+    assert all(not n.startswith("alice|token") for n in backend.names(_service(kstore)))
+    kstore.delete_secret(ALICE)
+    assert kstore.get_secret(ALICE) is None
+    assert backend.names(_service(kstore)) == {"bob|token"}
+    kstore.delete_secret(ALICE)  # nothing left: still fine
+    kstore.set_token(BOB, None)
+    assert backend.entries == {}
+
+
+def test_keyring_missing_middle_chunk_is_corrupt(
+    backend: WindowsLimitKeyring, kstore: KeyringStore
+) -> None:
+    kstore.set_token(ALICE, Token("A" * 10_000))
+    del backend.entries[(_service(kstore), "alice|token#3")]
+    with pytest.raises(StoreError, match="missing part 3") as info:
+        kstore.get_token(ALICE)
+    assert info.value.corrupt is True
+    assert "A" * 50 not in str(info.value)
+
+
+def test_keyring_checksum_mismatch_is_corrupt(
+    backend: WindowsLimitKeyring, kstore: KeyringStore
+) -> None:
+    kstore.set_secret(ALICE, "s" * 3000)
+    key = (_service(kstore), "alice#2")
+    backend.entries[key] = "t" + backend.entries[key][1:]  # same length, one character changed
+    with pytest.raises(StoreError, match="checksum") as info:
+        kstore.get_secret(ALICE)
+    assert info.value.corrupt is True
+    assert "s" * 50 not in str(info.value)
+
+
+def test_keyring_unreadable_head_is_corrupt(
+    backend: WindowsLimitKeyring, kstore: KeyringStore
+) -> None:
+    backend.entries[(_service(kstore), "alice|token")] = "sa1:lots:of:junk"
+    with pytest.raises(StoreError) as info:
+        kstore.get_token(ALICE)
+    assert info.value.corrupt is True
+
+
+def test_keyring_corrupt_token_json_is_corrupt(
+    backend: WindowsLimitKeyring, kstore: KeyringStore
+) -> None:
+    backend.entries[(_service(kstore), "alice|token")] = '{"rt": "rt-5e1b-secret"'
+    with pytest.raises(StoreError) as info:
+        kstore.get_token(ALICE)
+    assert info.value.corrupt is True
+    assert "rt-5e1b-secret" not in str(info.value)
+
+
+def test_keyring_read_is_retried_after_transient_errors(
+    install_backend: Callable[[KeyringBackend], None], tmp_path: Path
+) -> None:
+    flaky = FlakyReadKeyring(failures=2)
+    install_backend(flaky)
+    service = KeyringStore().service_for(ALICE)
+    flaky.entries[(service, "alice")] = SECRET
+    assert KeyringStore(lock_dir=tmp_path, attempts=3).get_secret(ALICE) == SECRET
+    assert flaky.reads == 3
+
+
+def test_keyring_read_gives_up_after_the_attempts(
+    install_backend: Callable[[KeyringBackend], None], tmp_path: Path
+) -> None:
+    flaky = FlakyReadKeyring(failures=2)
+    install_backend(flaky)
+    with pytest.raises(StoreError, match="hiccup") as info:
+        KeyringStore(lock_dir=tmp_path, attempts=2).get_secret(ALICE)
+    assert flaky.reads == 2
+    assert info.value.corrupt is False
+    assert isinstance(info.value.__cause__, RuntimeError)
+
+
+def test_keyring_write_failure_says_what_to_do_without_the_secret(
+    install_backend: Callable[[KeyringBackend], None], tmp_path: Path
+) -> None:
+    broken = BrokenWriteKeyring()
+    install_backend(broken)
+    kstore = KeyringStore(lock_dir=tmp_path, attempts=3)
+    with pytest.raises(StoreError) as info:
+        kstore.set_secret(ALICE, SECRET)
+    message = str(info.value)
+    assert "backend exploded: the collection is gone" in message  # the original message
+    assert "FileStore" in message
+    assert "PYTHON_KEYRING_BACKEND" in message
+    assert SECRET not in message
+    assert info.value.corrupt is False
+    assert broken.calls.count("set") == 3  # bounded retries
+    with pytest.raises(StoreError) as token_info:
+        kstore.set_token(ALICE, TOKEN)
+    assert TOKEN.access_token not in str(token_info.value)
+    assert TOKEN.refresh_token is not None
+    assert TOKEN.refresh_token not in str(token_info.value)
+
+
+def test_keyring_lock_uses_lock_dir(backend: WindowsLimitKeyring, tmp_path: Path) -> None:
+    kstore = KeyringStore(lock_dir=tmp_path / "locks")
+    with kstore.lock(ALICE):
+        assert any((tmp_path / "locks").iterdir())
+    during, after = _hold_and_probe(kstore, ALICE, ALICE)
+    assert not during
+    assert after
