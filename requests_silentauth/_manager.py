@@ -20,7 +20,7 @@ from ._errors import CredentialsNotFound, InvalidCredentials, StoreError, TokenE
 from ._grants import Credentials, Grant
 from ._origins import origin_of
 from ._store import Account, Store, held
-from ._token import Token, fingerprint
+from ._token import Token
 
 log = logging.getLogger("requests_silentauth")
 
