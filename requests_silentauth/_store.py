@@ -280,17 +280,20 @@ class KeyringStore:
                 return fn()
             except keyring.errors.NoKeyringError as exc:
                 raise StoreError(f"no usable keyring backend: {_NO_BACKEND_HELP}") from exc
-            except keyring.errors.InitError as exc:
-                raise StoreError(
-                    f"the keyring backend could not start ({_clip(str(exc))}): {_NO_BACKEND_HELP}"
-                ) from exc
             except keyring.errors.KeyringLocked as exc:
                 raise StoreError(
                     f"the keyring is locked and could not be unlocked while trying to {what}; "
                     "unlock it (log in to the desktop session) or choose another store"
                 ) from exc
-            except Exception as exc:  # D-Bus hiccups, backend crashes: bounded retry
+            except Exception as exc:
+                # D-Bus hiccups and a Secret Service that answers nonsense under many
+                # short-lived clients (gnome-keyring does, now and then): bounded retry.
                 if attempt == self.attempts:
+                    if isinstance(exc, keyring.errors.InitError):
+                        raise StoreError(
+                            f"the keyring backend could not start ({_clip(str(exc))}): "
+                            f"{_NO_BACKEND_HELP}"
+                        ) from exc
                     raise StoreError(
                         f"the keyring backend failed to {what} ({type(exc).__name__}: "
                         f"{_clip(str(exc))}); {_NO_BACKEND_HELP}"
