@@ -109,7 +109,7 @@ def _refused(answer: Answer, url: str, *, during: str) -> SilentAuthError:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class _OAuth2:
     """What password and client-credentials grants share: client authentication, refresh
     (RFC 6749 §6) and introspection (RFC 7662)."""
@@ -130,8 +130,11 @@ class _OAuth2:
     def endpoint(self) -> str:
         return self.token_url
 
-    def _secret(self, credentials: Credentials | None) -> str | None:
-        return self.client_secret
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.token_url!r}, client_id={self.client_id!r}, "
+            f"client_secret={'***' if self.client_secret else None}, scope={self.scope!r})"
+        )
 
     def _post(
         self,
@@ -210,12 +213,6 @@ class PasswordGrant(_OAuth2):
             raise _refused(answer, self.token_url, during="login")
         return _token_from(answer)
 
-    def __repr__(self) -> str:
-        return (
-            f"PasswordGrant({self.token_url!r}, client_id={self.client_id!r}, "
-            f"client_secret={'***' if self.client_secret else None}, scope={self.scope!r})"
-        )
-
 
 @dataclass(frozen=True, repr=False)
 class ClientCredentials(_OAuth2):
@@ -239,11 +236,10 @@ class ClientCredentials(_OAuth2):
             raise _refused(answer, self.token_url, during="client credentials login")
         return _token_from(answer)
 
-    def __repr__(self) -> str:
-        return (
-            f"ClientCredentials({self.token_url!r}, client_id={self.client_id!r}, "
-            f"client_secret={'***' if self.client_secret else None}, scope={self.scope!r})"
-        )
+    def refresh(self, client: TokenClient, token: Token, timeout: Timeout) -> Token | None:
+        # RFC 6749 §4.4.3: no refresh token should be issued here; a new login is the refresh
+        # (and a secret read from the store would not be at hand for a refresh request).
+        return None
 
 
 def _fill(template: Any, values: Mapping[str, Callable[[], str | None]]) -> Any:
