@@ -13,7 +13,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from ._auth import SilentAuth
-from ._flow import Exchange
+from ._flow import Exchange, user_timeout
 
 __all__ = ["SilentAuthAdapter"]
 
@@ -42,7 +42,7 @@ class SilentAuthAdapter(HTTPAdapter):
         proxies: dict[str, str] | None = None,
     ) -> Response:
         flow = self.auth._flow
-        token_timeout = self.auth.token_timeout if timeout is None else timeout
+        token_timeout = user_timeout({"timeout": timeout}, self.auth.token_timeout)
         exchange = Exchange(flow.attach(request, token_timeout))
 
         def send(prep: PreparedRequest) -> Response:

@@ -21,7 +21,7 @@ from ._endpoint import Timeout
 from ._errors import UnreplayableBodyError
 from ._manager import TokenManager
 from ._origins import OriginSet, check_transport
-from ._placement import Placement
+from ._placement import Placement, put
 from ._token import Token
 
 log = logging.getLogger("requests_silentauth")
@@ -82,6 +82,9 @@ class Exchange:
 
     token: Token | None
     resent: bool = False
+    #: After a resend, the request object requests will copy for a redirect is the original
+    #: one, not the resent copy: the redirect guard must decide for it too.
+    original: PreparedRequest | None = None
 
 
 class Flow:
@@ -98,8 +101,7 @@ class Flow:
             return None
         check_transport(origin, allow_insecure=self.policy.allow_insecure_http, what="a token")
         token = self.manager.for_request(timeout)
-        placement.strip(request)
-        placement.apply(request, token.access_token)
+        put(placement, request, token.access_token)
         return token
 
     def handle(
@@ -129,9 +131,15 @@ class Flow:
         timeout: Timeout,
     ) -> Response:
         assert exchange.token is not None
-        new = self.manager.after_rejection(exchange.token, timeout, reason)
-        exchange.token = new
         original = response.request
+        if self.policy.placement.present(original):
+            new = self.manager.after_rejection(exchange.token, timeout, reason)
+        else:
+            # The rejected request did not carry our token (a redirect hop that could not keep
+            # it, e.g. a Query placement): send it with the current one, nothing to renew.
+            reason = f"{reason}, sent without a token"
+            new = self.manager.for_request(timeout)
+        exchange.token = new
         prep = original.copy()
         # Drain and release the rejected response (like HTTPDigestAuth.handle_401), so the
         # connection goes back to the pool and the caller can still read it from history.
@@ -149,12 +157,11 @@ class Flow:
         if cookies is not None:
             extract_cookies_to_jar(cookies, original, response.raw)
             prep.prepare_cookies(cookies)
-        self.policy.placement.strip(prep)
-        self.policy.placement.apply(prep, new.access_token)
+        put(self.policy.placement, prep, new.access_token)
         # Redirects followed after this resend are copied from the original request object:
         # give it the new token too, so they do not carry the rejected one.
-        self.policy.placement.strip(original)
-        self.policy.placement.apply(original, new.access_token)
+        put(self.policy.placement, original, new.access_token)
+        exchange.original = original
         log.debug(
             "resending %s %s with token %s (%s)", prep.method, _path(prep), new.fingerprint, reason
         )
@@ -165,23 +172,23 @@ class Flow:
         return resent
 
     def _guard_redirect(self, response: Response, exchange: Exchange, timeout: Timeout) -> None:
-        """requests copies the request for the next hop and strips only ``Authorization``, and
-        only on a host change: decide here, on the request it copies, what the hop carries."""
+        """requests copies a request for the next hop and strips only ``Authorization``, and
+        only on a host change: decide here, on every object it may copy, what the hop carries."""
         request = response.request
         target = urljoin(request.url or "", response.headers.get("location", ""))
-        placement = self.policy.placement
-        if self.policy.origins.allows(target) and exchange.token is not None:
+        token: str | None = None
+        origin = self.policy.origins.match(target)
+        if origin is not None and exchange.token is not None:
             try:
                 check_transport(
-                    target, allow_insecure=self.policy.allow_insecure_http, what="a token"
+                    origin, allow_insecure=self.policy.allow_insecure_http, what="a token"
                 )
+                token = exchange.token.access_token
             except requests.RequestException:
-                placement.strip(request)
-                return
-            placement.strip(request)
-            placement.apply(request, exchange.token.access_token)
-        else:
-            placement.strip(request)
+                token = None
+        for copied in (request, exchange.original):
+            if copied is not None:
+                put(self.policy.placement, copied, token)
 
 
 def _path(request: PreparedRequest) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 from typing import Protocol
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
 from requests import PreparedRequest
 
@@ -14,11 +14,20 @@ __all__ = ["BasicToken", "Bearer", "Header", "Placement", "Query"]
 
 
 class Placement(Protocol):
-    """Puts a token on a request and removes it."""
+    """Puts a token on a request, removes it, and tells whether a request carries one."""
 
     def apply(self, request: PreparedRequest, token: str) -> None: ...
 
     def strip(self, request: PreparedRequest) -> None: ...
+
+    def present(self, request: PreparedRequest) -> bool: ...
+
+
+def put(placement: Placement, request: PreparedRequest, token: str | None) -> None:
+    """Make ``request`` carry exactly ``token`` (or no token at all when None)."""
+    placement.strip(request)
+    if token is not None:
+        placement.apply(request, token)
 
 
 class Header:
@@ -41,6 +50,9 @@ class Header:
 
     def strip(self, request: PreparedRequest) -> None:
         request.headers.pop(self.name, None)
+
+    def present(self, request: PreparedRequest) -> bool:
+        return self.name in request.headers
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, template={self.template!r})"
@@ -96,18 +108,26 @@ class Query:
     def strip(self, request: PreparedRequest) -> None:
         self._rewrite(request, None)
 
+    def present(self, request: PreparedRequest) -> bool:
+        query = urlsplit(request.url or "").query
+        return any(self._names(segment) for segment in query.split("&"))
+
+    def _names(self, segment: str) -> bool:
+        return unquote_plus(segment.split("=", 1)[0]) == self.name
+
     def _rewrite(self, request: PreparedRequest, token: str | None) -> None:
+        """Edit the raw query segments: the caller's other parameters stay byte for byte
+        (no re-encoding of ``?flag``, ``a/b`` or latin-1 escapes: signed URLs keep working)."""
         if not request.url:
             return
         parts = urlsplit(request.url)
-        pairs = [
-            (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != self.name
-        ]
+        segments = [s for s in parts.query.split("&") if s] if parts.query else []
+        kept = [s for s in segments if not self._names(s)]
+        if token is None and len(kept) == len(segments):
+            return
         if token is not None:
-            pairs.append((self.name, token))
-        elif len(pairs) == len(parse_qsl(parts.query, keep_blank_values=True)):
-            return  # nothing to strip: leave the URL byte-for-byte as it was
-        request.url = urlunsplit(parts._replace(query=urlencode(pairs)))
+            kept.append(f"{quote(self.name, safe='')}={quote(token, safe='')}")
+        request.url = urlunsplit(parts._replace(query="&".join(kept)))
 
     def __repr__(self) -> str:
         return f"Query({self.name!r})"

@@ -146,3 +146,44 @@ def test_client_secret_never_goes_to_the_resource_server(
     assert "cli-secret" not in repr(seen)
     seen = session.get(server.echo_url).json()
     assert "cli-secret" not in repr(seen)
+
+
+@pytest.mark.parametrize("mounted", [False, True], ids=["session.auth", "adapter"])
+@pytest.mark.parametrize("placement", PLACEMENTS, ids=repr)
+def test_redirect_after_a_resend_carries_no_token_to_another_origin(
+    server_factory: Callable[..., TokenServer],
+    make_auth: MakeAuth,
+    session: requests.Session,
+    placement: Any,
+    mounted: bool,
+) -> None:
+    from requests_silentauth import SilentAuthAdapter
+
+    ours, other = server_factory(), server_factory()
+    auth = make_auth(ours, placement=placement)
+    if mounted:
+        session.mount(ours.url + "/", SilentAuthAdapter(auth))
+    else:
+        session.auth = auth
+    session.get(ours.resource_url)
+    ours.revoke_access_tokens()  # 401 -> renew -> resend -> 302 to the other origin
+    target = quote(other.url + "/public/headers")
+    r = session.get(ours.url + f"/api/redirect?to={target}&code=302")
+    assert r.status_code == 200
+    assert ours.counts["token:refresh_token"] == 1
+    assert auth.token is not None
+    seen = r.json()
+    assert auth.token.access_token not in repr(seen)
+    assert "x-auth-token" not in seen["headers"] and "authorization" not in seen["headers"]
+
+
+def test_query_placement_survives_a_same_origin_redirect_without_renewing(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session
+) -> None:
+    # requests builds the next hop from Location, so the query token cannot follow the
+    # redirect: the hop is rejected and resent with the current token, no token request.
+    session.auth = make_auth(placement=Query("access_token"))
+    for _ in range(3):
+        r = session.get(server.url + "/api/redirect?to=/api/data&code=302")
+        assert r.status_code == 200
+    assert server.counts["token"] == 1
