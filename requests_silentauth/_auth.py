@@ -55,7 +55,12 @@ class SilentAuth(requests.auth.AuthBase):
                 raise TypeError(
                     "grant must be PasswordGrant, ClientCredentials, JsonLogin or a callable"
                 )
-            grant = CallableLogin(grant)
+            if origins is None:
+                raise ValueError("with a login callable, say where the token may go: origins=[...]")
+            # The callable has no URL: the origins it serves name its account in the store, so
+            # two scripts with different callables never share (or swap) tokens.
+            where = ",".join(str(o) for o in OriginSet.parse(origins))
+            grant = CallableLogin(grant, endpoint=f"callable:{where}")
         if grant.needs_username and not username:
             raise ValueError(f"{type(grant).__name__} needs a username")
         if leeway < 0 or token_timeout <= 0 or login_backoff < 0:
@@ -64,8 +69,6 @@ class SilentAuth(requests.auth.AuthBase):
         if any(s < 400 or s > 599 for s in statuses):
             raise ValueError("reauth_on must hold 4xx/5xx status codes, such as 401 or 403")
         if origins is None:
-            if isinstance(grant, CallableLogin):
-                raise ValueError("with a login callable, say where the token may go: origins=[...]")
             origin_set = OriginSet([origin_of(grant.endpoint)])
         else:
             origin_set = OriginSet.parse(origins)

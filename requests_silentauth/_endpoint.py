@@ -19,6 +19,9 @@ from typing import Any
 import requests
 
 from ._errors import TokenEndpointError
+
+# Errors raised here chain no requests exception (``from None``): those carry the prepared
+# request, whose body holds the password and whose headers hold the client secret.
 from ._origins import check_transport, origin_of
 
 log = logging.getLogger("requests_silentauth")
@@ -31,7 +34,8 @@ Timeout = float | tuple[float | None, float | None] | None
 
 @dataclass(frozen=True)
 class Answer:
-    """A token endpoint's answer that arrived (any status), decoded when it was JSON."""
+    """A token endpoint's answer that arrived (any status), decoded when it was JSON. Never
+    attached to an exception: its request carries the password and client secret."""
 
     status: int
     payload: Any  # decoded JSON, or None when the body was not JSON
@@ -112,21 +116,20 @@ class TokenClient:
                 f"the token endpoint at {where} did not answer in time ({type(exc).__name__}); "
                 "it is retried on the next request",
                 retryable=True,
-            ) from exc
+            ) from None
         except requests.RequestException as exc:
             raise TokenEndpointError(
                 f"could not reach the token endpoint at {where} ({type(exc).__name__}); "
                 "check the URL and the network",
                 retryable=True,
-            ) from exc
+            ) from None
         try:
             body = response.raw.read(MAX_ANSWER + 1, decode_content=True)
-        except (requests.RequestException, OSError, Exception) as exc:  # urllib3 errors too
-            response.close()
+        except Exception as exc:  # urllib3's protocol and decoding errors, OSError
             raise TokenEndpointError(
                 f"the token endpoint at {where} broke off its answer ({type(exc).__name__})",
                 retryable=True,
-            ) from exc
+            ) from None
         finally:
             response.close()
         status = response.status_code
@@ -136,7 +139,6 @@ class TokenClient:
                 retryable=True,
                 status_code=status,
                 retry_after=_retry_after(response.headers.get("Retry-After"), self.clock()),
-                response=response,
             )
         if len(body) > MAX_ANSWER:
             raise TokenEndpointError(
@@ -156,7 +158,6 @@ class TokenClient:
                 f"object ({ctype}); is the token URL right?",
                 retryable=False,
                 status_code=status,
-                response=response,
             )
         log.debug("token endpoint %s answered %s in %.3fs", where, status, self.clock() - sent_at)
         return Answer(status, payload, sent_at, response)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 
 from ._endpoint import Timeout, TokenClient
-from ._errors import CredentialsNotFound, InvalidCredentials, StoreError, TokenEndpointError
+from ._errors import CredentialsNotFound, InvalidCredentials, SilentAuthError, StoreError
 from ._grants import Credentials, Grant
 from ._origins import origin_of
 from ._store import Account, Store, held
@@ -53,6 +53,7 @@ class TokenManager:
         self._lock = threading.Lock()
         self._token: Token | None = None
         self._loaded = False
+        self._early_retry_at = 0.0  # after a failed early renewal, not before this time
         # (fingerprint of the refused secret, until when it is not tried again)
         self._refused: tuple[str, float, InvalidCredentials] | None = None
 
@@ -86,13 +87,13 @@ class TokenManager:
     def for_request(self, timeout: Timeout) -> Token:
         """A token to send now: the current one while it is fresh, else a renewed one."""
         token = self._token
-        if token is not None and not token.refresh_due(self.clock(), self.leeway):
+        if token is not None and self._usable_now(token):
             return token  # the per-request path: no lock, no store, no I/O
         with self._lock:
             self._load_once()
             token = self._token
             now = self.clock()
-            if token is not None and not token.refresh_due(now, self.leeway):
+            if token is not None and self._usable_now(token):
                 return token
             if token is None:
                 reason = "no token yet"
@@ -102,16 +103,27 @@ class TokenManager:
                 reason = f"token expires in {token.expires_at - now:.0f}s"  # type: ignore[operator]
             try:
                 return self._renew(reason, timeout, rejected=None)
-            except TokenEndpointError as exc:
-                if exc.retryable and token is not None and not token.is_expired(self.clock()):
-                    # Like MSAL's early refresh: a failed early renewal keeps the valid token.
-                    log.debug(
-                        "early renewal failed (%s); token %s is still valid, using it",
-                        type(exc).__name__,
-                        token.fingerprint,
-                    )
-                    return token
-                raise
+            except SilentAuthError as exc:
+                now = self.clock()
+                if token is None or token.is_expired(now):
+                    raise
+                # Like MSAL's early refresh: a failed early renewal keeps the valid token, and
+                # is not tried again on every request (a slow identity provider would otherwise
+                # cost each request a full timeout) until the server's Retry-After or a pause.
+                pause = getattr(exc, "retry_after", None) or EARLY_RETRY_PAUSE
+                self._early_retry_at = min(now + pause, token.expires_at or now)
+                log.warning(
+                    "early renewal failed (%s); token %s is still valid, using it",
+                    type(exc).__name__,
+                    token.fingerprint,
+                )
+                return token
+
+    def _usable_now(self, token: Token) -> bool:
+        now = self.clock()
+        if not token.refresh_due(now, self.leeway):
+            return True
+        return now < self._early_retry_at and not token.is_expired(now)
 
     def after_rejection(self, rejected: Token, timeout: Timeout, why: str) -> Token:
         """The server refused ``rejected``. If another thread already replaced it, the current
@@ -181,13 +193,14 @@ class TokenManager:
         with held(self.store.lock(self.account)):
             base = self._token
             stored = self._stored_token()
-            if stored is not None and stored != base:
+            if stored is not None and stored != base and _newer(stored, base):
                 usable = not stored.refresh_due(self.clock(), self.leeway)
                 if usable and (rejected is None or stored.access_token != rejected.access_token):
                     log.debug("adopting token %s renewed by another process", stored.fingerprint)
                     self._token = stored
                     return stored
-                # Its refresh token is the newest (rotation by another process).
+                # Its refresh token is the newest (rotation by another process). A stored token
+                # older than ours (our last write failed) is not: its refresh token is spent.
                 base = stored
             new: Token | None = None
             if base is not None and base.refresh_token:
@@ -211,6 +224,7 @@ class TokenManager:
         except StoreError as exc:
             log.warning("could not save the renewed token (%s); it is kept in memory", exc)
         self._token = token
+        self._early_retry_at = 0.0
         log.debug("new token %s, expires_at=%s", token.fingerprint, token.expires_at)
         if self.on_token is not None:
             self.on_token(token)
@@ -319,6 +333,17 @@ class TokenManager:
             return sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()
         except (AttributeError, ValueError):
             return False
+
+
+#: Seconds before a failed early renewal is tried again while the token is still valid.
+EARLY_RETRY_PAUSE = 5.0
+
+
+def _newer(stored: Token, ours: Token | None) -> bool:
+    """Whether the stored token was issued after ours (so another process renewed it)."""
+    if ours is None:
+        return True
+    return (stored.issued_at or 0.0) >= (ours.issued_at or 0.0)
 
 
 def _still_refused(first: InvalidCredentials, until: float, now: float) -> InvalidCredentials:

@@ -84,6 +84,9 @@ def test_token_endpoint_server_errors(rig: Rig, status: int, retry_after: str | 
     with pytest.raises(TokenEndpointError) as info:
         rig.get()
     assert info.value.retryable and info.value.status_code == status
+    # nothing that travels with the error holds the password or the client secret
+    assert info.value.response is None and info.value.request is None
+    assert info.value.__cause__ is None
     assert info.value.retry_after == (7.0 if retry_after else None)
     rig.assert_nothing_lost()
     assert rig.get().status_code == 200  # recovers once the server does
@@ -167,8 +170,13 @@ def test_transient_failure_while_the_token_is_still_valid_keeps_using_it(
     srv.fail_token_requests(1, status=503)
     assert rig.get().status_code == 200  # early refresh failed: the valid token is used
     assert srv.counts["token:refresh_token"] == 1
-    assert rig.get().status_code == 200  # next request refreshes for real
+    for _ in range(5):  # and not retried on every request meanwhile
+        assert rig.get().status_code == 200
+    assert srv.counts["token:refresh_token"] == 1
+    time.sleep(2.0)  # expired now: the next request renews for real
+    assert rig.get().status_code == 200
     assert srv.counts["token:refresh_token"] == 2
+    assert srv.counts["api:rejected"] == 0
 
 
 def test_clock_jump_expired_token_is_recovered_through_rejection(rig: Rig) -> None:

@@ -290,3 +290,13 @@ def test_keyring_failing_in_the_middle_of_a_refresh_loses_nothing(
     assert "could not save the renewed token" in caplog.text
     assert store.get_secret(Account(srv.token_url, USER)) == PASSWORD
     assert store.get_token(Account(srv.token_url, USER)) == before  # the old set, intact
+    # The keyring works again. The stored refresh token is spent (the server rotated it): the
+    # next renewal must use the newer one held in memory, never present the spent one.
+    srv.revoke_access_tokens()
+    with requests.Session() as s:
+        s.trust_env = False
+        assert s.get(srv.resource_url, auth=auth).status_code == 200
+    counts = srv.counts
+    assert counts["reuse_detected"] == 0 and counts["invalid_grant"] == 0
+    assert counts["token:password"] == 1
+    assert store.get_token(Account(srv.token_url, USER)) == auth.token  # saved this time

@@ -227,3 +227,25 @@ def test_login_callable(server: TokenServer, session: requests.Session) -> None:
     server.revoke_access_tokens()
     assert session.get(server.resource_url).status_code == 200
     assert len(calls) == 2
+
+
+def test_two_login_callables_never_share_a_stored_token(
+    server_factory: Callable[..., TokenServer], session: requests.Session
+) -> None:
+    a, b = server_factory(), server_factory()
+    store = MemoryStore()  # one store, as the default keyring would be for both scripts
+
+    def login_to(srv: TokenServer) -> Callable[[Any], str]:
+        def login(credentials: Any) -> str:
+            r = requests.post(srv.login_url, json={"account": USER, "secret": PASSWORD}, timeout=5)
+            token: str = r.json()["data"]["token"]
+            return token
+
+        return login
+
+    auth_a = SilentAuth(login_to(a), store=store, origins=[a.url])
+    auth_b = SilentAuth(login_to(b), store=store, origins=[b.url])
+    assert session.get(a.resource_url, auth=auth_a).status_code == 200
+    assert session.get(b.resource_url, auth=auth_b).status_code == 200
+    assert auth_a.token != auth_b.token
+    assert b.counts["api:rejected"] == 0  # b never saw a's token
