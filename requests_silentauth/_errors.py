@@ -14,6 +14,11 @@ if TYPE_CHECKING:
     from requests import Response
 
 
+def clip(text: str, limit: int = 160) -> str:
+    """Shorten server- or user-supplied text quoted in a message."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class SilentAuthError(requests.RequestException):
     """Root of every error raised by requests-silentauth."""
 

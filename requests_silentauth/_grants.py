@@ -17,7 +17,7 @@ import requests
 from ._endpoint import Answer, Timeout, TokenClient
 from ._errors import InvalidCredentials, SilentAuthError, TokenEndpointError
 from ._origins import origin_of
-from ._token import Token, lookup
+from ._token import Token, fingerprint, lookup
 
 __all__ = ["ClientCredentials", "Credentials", "Grant", "JsonLogin", "PasswordGrant"]
 
@@ -157,14 +157,17 @@ class _OAuth2:
         return client.post(url, data=form, auth=auth, timeout=timeout, what=what)
 
     def refresh(self, client: TokenClient, token: Token, timeout: Timeout) -> Token | None:
-        if not token.refresh_token:
+        rt = token.refresh_token
+        if not rt:
             return None
-        form = {"grant_type": "refresh_token", "refresh_token": token.refresh_token}
+        form = {"grant_type": "refresh_token", "refresh_token": rt}
         answer = self._post(client, self.token_url, form, timeout, self.client_secret)
         if not answer.ok:
             error, _ = answer.oauth_error()
             if error == "invalid_grant" or (error is None and answer.status == 400):
-                log.debug("refresh token %s refused (invalid_grant)", _fp(token.refresh_token))
+                log.debug(
+                    "refresh token %s refused (invalid_grant)", fingerprint(token.refresh_token)
+                )
                 return None
             raise _refused(answer, self.token_url, during="refresh")
         return _token_from(answer)
@@ -184,12 +187,6 @@ class _OAuth2:
             raise _refused(answer, self.introspection_url, during="introspection")
         active = answer.payload.get("active")
         return active is True
-
-
-def _fp(secret: str | None) -> str:
-    from ._token import fingerprint
-
-    return fingerprint(secret)
 
 
 @dataclass(frozen=True, repr=False)
@@ -329,7 +326,7 @@ class JsonLogin:
         body = _fill(template, {"refresh_token": lambda: rt})
         answer = client.post(self.refresh_url, json_body=body, timeout=timeout, what="a token")
         if not answer.ok:
-            log.debug("refresh token %s refused (status %s)", _fp(rt), answer.status)
+            log.debug("refresh token %s refused (status %s)", fingerprint(rt), answer.status)
             return None
         return self._token(answer)
 

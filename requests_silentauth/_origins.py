@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from ._errors import InsecureTransportError
+from ._errors import InsecureTransportError, clip
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -31,14 +31,14 @@ def origin_of(url: str) -> Origin:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
-        raise ValueError(f"{_clip(url)!r} is not an http:// or https:// URL")
+        raise ValueError(f"{clip(url)!r} is not an http:// or https:// URL")
     try:
         host = parts.hostname
         port = parts.port
     except ValueError as exc:
-        raise ValueError(f"{_clip(url)!r} has an invalid port") from exc
+        raise ValueError(f"{clip(url)!r} has an invalid port") from exc
     if not host:
-        raise ValueError(f"{_clip(url)!r} has no host")
+        raise ValueError(f"{clip(url)!r} has no host")
     if host.endswith("."):
         host = host[:-1]  # one trailing dot names the same (fully qualified) host
     return Origin(scheme, host, port if port is not None else _DEFAULT_PORTS[scheme])
@@ -50,7 +50,7 @@ def parse_origin(text: str) -> Origin:
     parts = urlsplit(text)
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
         raise ValueError(
-            f"origin {_clip(text)!r} must be scheme://host[:port] with no path, query or user; "
+            f"origin {clip(text)!r} must be scheme://host[:port] with no path, query or user; "
             "for example 'https://api.example.com'"
         )
     return origin_of(text)
@@ -112,7 +112,3 @@ class OriginSet:
 
     def __repr__(self) -> str:
         return "OriginSet([" + ", ".join(repr(str(o)) for o in sorted(self._origins)) + "])"
-
-
-def _clip(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."

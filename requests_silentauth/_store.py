@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
-from ._errors import StoreError
+from ._errors import StoreError, clip
 from ._token import Token
 
 __all__ = ["Account", "FileStore", "KeyringStore", "MemoryStore", "Store"]
@@ -128,14 +128,41 @@ class MemoryStore:
         return f"MemoryStore(<{len(self._secrets)} secrets, {len(self._tokens)} tokens>)"
 
 
-def _file_lock(path: Path, timeout: float) -> contextlib.AbstractContextManager[object]:
-    import filelock
+class _FileLock:
+    """A cross-process lock file (``filelock``), its folder made on first use; every failure
+    to take it (timeout, unwritable folder) is a StoreError that says what to do."""
 
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    lock: contextlib.AbstractContextManager[object] = filelock.FileLock(
-        str(path), timeout=timeout, mode=0o600
-    )
-    return lock
+    def __init__(self, path: Path, timeout: float) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._lock: Any = None
+
+    def __enter__(self) -> object:
+        import filelock
+
+        try:
+            if self._lock is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                self._lock = filelock.FileLock(str(self.path), timeout=self.timeout, mode=0o600)
+            self._lock.acquire()
+        except filelock.Timeout as exc:
+            raise StoreError(
+                f"timed out after {self.timeout:.0f}s waiting for another process renewing the "
+                f"same token (lock {self.path}); if no such process runs, delete that file"
+            ) from exc
+        except OSError as exc:
+            raise StoreError(
+                f"cannot use the lock file {self.path} ({exc.strerror}); make its folder "
+                "writable, or pass lock_dir= to the store"
+            ) from exc
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+def _file_lock(path: Path, timeout: float) -> contextlib.AbstractContextManager[object]:
+    return _FileLock(path, timeout)
 
 
 class FileStore:
@@ -165,18 +192,20 @@ class FileStore:
         return data
 
     def _write(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(prefix=".silentauth-", dir=self.path.parent)
+        tmp: str | None = None
         try:
-            os.fchmod(fd, 0o600)
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # mkstemp creates the file 0600 on every platform: no window where it is readable.
+            fd, tmp = tempfile.mkstemp(prefix=".silentauth-", dir=self.path.parent)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(data, fh, separators=(",", ":"))
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
             raise StoreError(f"cannot write {self.path}: {exc.strerror}") from exc
 
     def _update(self, account: Account, field: str, value: Any) -> None:
@@ -291,12 +320,12 @@ class KeyringStore:
                 if attempt == self.attempts:
                     if isinstance(exc, keyring.errors.InitError):
                         raise StoreError(
-                            f"the keyring backend could not start ({_clip(str(exc))}): "
+                            f"the keyring backend could not start ({clip(str(exc))}): "
                             f"{_NO_BACKEND_HELP}"
                         ) from exc
                     raise StoreError(
                         f"the keyring backend failed to {what} ({type(exc).__name__}: "
-                        f"{_clip(str(exc))}); {_NO_BACKEND_HELP}"
+                        f"{clip(str(exc))}); {_NO_BACKEND_HELP}"
                     ) from exc
                 log.debug("keyring failed to %s (%s); retrying", what, type(exc).__name__)
                 time.sleep(0.05 * 4 ** (attempt - 1))
@@ -461,22 +490,13 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def _clip(text: str, limit: int = 160) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 @contextlib.contextmanager
 def held(lock: contextlib.AbstractContextManager[object]) -> Iterator[None]:
-    """Enter a store lock, turning a lock timeout into a StoreError."""
+    """Enter a store's lock; a custom store's lock failing with OSError becomes a StoreError."""
     try:
         lock.__enter__()
-    except Exception as exc:
-        if type(exc).__name__ == "Timeout":
-            raise StoreError(
-                "timed out waiting for another process that is renewing the same token "
-                f"({exc}); if no such process runs, delete the stale lock file"
-            ) from exc
-        raise
+    except OSError as exc:
+        raise StoreError(f"cannot take the store lock ({exc.strerror or exc})") from exc
     try:
         yield
     finally:

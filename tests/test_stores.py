@@ -637,3 +637,20 @@ def test_keyring_lock_uses_lock_dir(backend: WindowsLimitKeyring, tmp_path: Path
     during, after = _hold_and_probe(kstore, ALICE, ALICE)
     assert not during
     assert after
+
+
+def test_an_unwritable_lock_folder_is_a_store_error(tmp_path: Path) -> None:
+    from requests_silentauth import KeyringStore
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the lock folder should be")
+    store = KeyringStore(lock_dir=blocker / "locks")
+    with pytest.raises(StoreError, match="lock_dir"), store.lock(ALICE):
+        pass
+
+
+def test_an_unwritable_file_store_folder_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot"):
+        FileStore(blocker / "store.json").set_secret(ALICE, SECRET)
