@@ -278,8 +278,8 @@ _NO_BACKEND_HELP = (
 class KeyringStore:
     """The OS keyring (``keyring`` package). Each account keeps its secret under the user name
     and its token set under ``<user>|token``, in a service named after the login endpoint.
-    Values over ``CHUNK_BYTES`` of UTF-16 are split across entries ``<name>#2``, ``#3`` ...
-    behind a head that carries their count and checksum."""
+    Values over ``CHUNK_BYTES`` of UTF-16 are split across entries ``<name>#<digest>#2``,
+    ``#3`` ... behind a head that carries their count and checksum."""
 
     def __init__(
         self,
@@ -366,16 +366,10 @@ class KeyringStore:
         head = self._get(service, name)
         if head is None or not head.startswith(_HEAD):
             return head
-        try:
-            _, count_s, digest, first = head.split(":", 3)
-            count = int(count_s)
-        except ValueError:
-            raise StoreError(
-                f"the keyring entry {name!r} of {service!r} is corrupt", corrupt=True
-            ) from None
+        count, digest, first = _parse_head(head, name, service)
         parts = [first]
         for i in range(2, count + 1):
-            part = self._get(service, f"{name}#{i}")
+            part = self._get(service, _part_name(name, digest, i))
             if part is None:
                 raise StoreError(
                     f"the keyring entry {name!r} of {service!r} is missing part {i} of {count}",
@@ -385,39 +379,47 @@ class KeyringStore:
         value = "".join(parts)
         if _digest(value) != digest:
             raise StoreError(
-                f"the keyring entry {name!r} of {service!r} does not match its checksum "
-                "(written while being read, or damaged)",
+                f"the keyring entry {name!r} of {service!r} does not match its checksum",
                 corrupt=True,
             )
         return value
 
-    def _old_count(self, service: str, name: str) -> int:
+    def _old_parts(self, service: str, name: str) -> tuple[bool, list[str]]:
+        """Whether ``name`` exists, and the names of its parts (other than the head)."""
         head = self._get(service, name)
-        if head and head.startswith(_HEAD):
-            with contextlib.suppress(ValueError):
-                return int(head.split(":", 3)[1])
-        return 1 if head is not None else 0
+        if head is None or not head.startswith(_HEAD):
+            return head is not None, []
+        try:
+            count, digest, _ = _parse_head(head, name, service)
+        except StoreError:
+            return True, []
+        return True, [_part_name(name, digest, i) for i in range(2, count + 1)]
 
     def _write_value(self, service: str, name: str, value: str | None) -> None:
-        old = self._old_count(service, name)
+        """Parts are named after the value's digest (one generation each): the new parts are
+        written beside the old ones, the head switches to them in one write (the commit
+        point), then the old generation is deleted. A failure anywhere before the head write
+        leaves the previous value readable."""
+        existed, old_parts = self._old_parts(service, name)
         if value is None:
-            for i in range(old, 1, -1):
-                self._delete(service, f"{name}#{i}")
-            if old:
+            for part_name in old_parts:
+                self._delete(service, part_name)
+            if existed:
                 self._delete(service, name)
             return
         if _utf16_size(value) <= CHUNK_BYTES and not value.startswith(_HEAD):
-            parts = [value]
-            head = value
+            parts, head = [value], value
         else:
             parts = _split_utf16(value, CHUNK_BYTES)
-            head = f"{_HEAD}{len(parts)}:{_digest(value)}:{parts[0]}"
-        # Tail parts first, head last: the head is the commit point.
-        for i, part in enumerate(parts[1:], start=2):
-            self._set(service, f"{name}#{i}", part)
+            digest = _digest(value)
+            head = f"{_HEAD}{len(parts)}:{digest}:{parts[0]}"
+        new_names = [_part_name(name, _digest(value), i) for i in range(2, len(parts) + 1)]
+        for part_name, part in zip(new_names, parts[1:], strict=True):
+            self._set(service, part_name, part)
         self._set(service, name, head)
-        for i in range(old, len(parts), -1):
-            self._delete(service, f"{name}#{i}")
+        for part_name in old_parts:
+            if part_name not in new_names:
+                self._delete(service, part_name)
 
     # -- Store protocol -------------------------------------------------------------------
 
@@ -484,6 +486,23 @@ def _split_utf16(value: str, limit: int) -> list[str]:
         size += width
     parts.append(value[start:])
     return parts
+
+
+def _part_name(name: str, digest: str, index: int) -> str:
+    return f"{name}#{digest[:8]}#{index}"
+
+
+def _parse_head(head: str, name: str, service: str) -> tuple[int, str, str]:
+    try:
+        _, count_s, digest, first = head.split(":", 3)
+        count = int(count_s)
+    except ValueError:
+        raise StoreError(
+            f"the keyring entry {name!r} of {service!r} is corrupt", corrupt=True
+        ) from None
+    if not 1 <= count <= 10_000:
+        raise StoreError(f"the keyring entry {name!r} of {service!r} is corrupt", corrupt=True)
+    return count, digest, first
 
 
 def _digest(value: str) -> str:

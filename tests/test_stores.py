@@ -471,8 +471,10 @@ def test_keyring_big_token_and_secret_round_trip(
     assert KeyringStore(lock_dir=kstore._lock_root()).get_token(ALICE) == big
     parts = math.ceil(2 * len(json.dumps(big.to_dict(), separators=(",", ":"))) / CHUNK_BYTES)
     assert parts >= 8
-    expected = {"alice|token"} | {f"alice|token#{i}" for i in range(2, parts + 1)}
-    expected |= {"alice", "alice#2", "alice#3"}
+    expected = {"alice|token"} | set(_parts(backend, kstore, "alice|token"))
+    expected |= {"alice"} | set(_parts(backend, kstore, "alice"))
+    assert len(_parts(backend, kstore, "alice|token")) == parts - 1
+    assert len(_parts(backend, kstore, "alice")) == 2
     assert backend.names(_service(kstore)) == expected
     for value in backend.entries.values():
         assert big.access_token not in value  # really split, not stored whole somewhere
@@ -515,9 +517,9 @@ def test_keyring_overwrite_big_with_small_removes_extra_chunks(
     kstore.set_token(ALICE, Token("A" * 2_500))  # still chunked, fewer parts
     assert {n for n in backend.names(service) if n.startswith("alice|token")} == {
         "alice|token",
-        "alice|token#2",
-        "alice|token#3",
+        *_parts(backend, kstore, "alice|token"),
     }
+    assert len(_parts(backend, kstore, "alice|token")) == 2
     assert kstore.get_token(ALICE) == Token("A" * 2_500)
     kstore.set_token(ALICE, TOKEN)
     kstore.set_secret(ALICE, SECRET)
@@ -547,7 +549,7 @@ def test_keyring_missing_middle_chunk_is_corrupt(
     backend: WindowsLimitKeyring, kstore: KeyringStore
 ) -> None:
     kstore.set_token(ALICE, Token("A" * 10_000))
-    del backend.entries[(_service(kstore), "alice|token#3")]
+    del backend.entries[(_service(kstore), _parts(backend, kstore, "alice|token")[1])]
     with pytest.raises(StoreError, match="missing part 3") as info:
         kstore.get_token(ALICE)
     assert info.value.corrupt is True
@@ -558,7 +560,7 @@ def test_keyring_checksum_mismatch_is_corrupt(
     backend: WindowsLimitKeyring, kstore: KeyringStore
 ) -> None:
     kstore.set_secret(ALICE, "s" * 3000)
-    key = (_service(kstore), "alice#2")
+    key = (_service(kstore), _parts(backend, kstore, "alice")[0])
     backend.entries[key] = "t" + backend.entries[key][1:]  # same length, one character changed
     with pytest.raises(StoreError, match="checksum") as info:
         kstore.get_secret(ALICE)
@@ -654,3 +656,32 @@ def test_an_unwritable_file_store_folder_is_a_store_error(tmp_path: Path) -> Non
     blocker.write_text("x")
     with pytest.raises(StoreError, match="cannot"):
         FileStore(blocker / "store.json").set_secret(ALICE, SECRET)
+
+
+def _parts(backend: Any, kstore: KeyringStore, name: str) -> list[str]:
+    """The part entries the head of ``name`` points to, in order (``<name>#<digest>#<i>``)."""
+    head = backend.entries[(_service(kstore), name)]
+    _, count, digest, _ = head.split(":", 3)
+    return [f"{name}#{digest[:8]}#{i}" for i in range(2, int(count) + 1)]
+
+
+def test_a_chunked_write_that_fails_midway_keeps_the_previous_value(
+    backend: WindowsLimitKeyring, kstore: KeyringStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = Token("O" * 6_000, refresh_token="rt-old")
+    kstore.set_token(ALICE, old)
+    writes = 0
+    real_set = backend.set_password
+
+    def failing_set(service: str, username: str, password: str) -> None:
+        nonlocal writes
+        writes += 1
+        if writes == 3:  # a D-Bus hiccup in the middle of writing the new parts
+            raise RuntimeError("org.freedesktop.DBus.Error.NoReply")
+        real_set(service, username, password)
+
+    monkeypatch.setattr(backend, "set_password", failing_set)
+    single = KeyringStore(lock_dir=kstore._lock_root(), attempts=1)
+    with pytest.raises(StoreError):
+        single.set_token(ALICE, Token("N" * 6_000, refresh_token="rt-new"))
+    assert kstore.get_token(ALICE) == old  # the head still points at the old generation
