@@ -299,6 +299,15 @@ class KeyringStore:
     def service_for(self, account: Account) -> str:
         return self.service or f"requests-silentauth {account.endpoint}"
 
+    def entry_for(self, account: Account, kind: str = "") -> str:
+        """The entry name of an account's secret (``kind`` "") or its ``token``/``refused``
+        record. The default service is per endpoint, so the user name suffices; a service
+        named by the caller may hold several endpoints, so the endpoint joins the name."""
+        name = (
+            account.username if self.service is None else f"{account.username}@{account.endpoint}"
+        )
+        return f"{name}|{kind}" if kind else name
+
     # -- keyring access, bounded retries, clear errors ------------------------------------
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
@@ -424,30 +433,30 @@ class KeyringStore:
     # -- Store protocol -------------------------------------------------------------------
 
     def get_secret(self, account: Account) -> str | None:
-        return self._read_value(self.service_for(account), account.username)
+        return self._read_value(self.service_for(account), self.entry_for(account))
 
     def set_secret(self, account: Account, secret: str) -> None:
-        self._write_value(self.service_for(account), account.username, secret)
+        self._write_value(self.service_for(account), self.entry_for(account), secret)
 
     def delete_secret(self, account: Account) -> None:
-        self._write_value(self.service_for(account), account.username, None)
+        self._write_value(self.service_for(account), self.entry_for(account), None)
 
     def get_token(self, account: Account) -> Token | None:
-        raw = self._read_value(self.service_for(account), f"{account.username}|token")
+        raw = self._read_value(self.service_for(account), self.entry_for(account, "token"))
         return None if raw is None else _decode_token(raw, "the keyring")
 
     def set_token(self, account: Account, token: Token | None) -> None:
         self._write_value(
             self.service_for(account),
-            f"{account.username}|token",
+            self.entry_for(account, "token"),
             None if token is None else _encode_token(token),
         )
 
     def get_refusal(self, account: Account) -> str | None:
-        return self._read_value(self.service_for(account), f"{account.username}|refused")
+        return self._read_value(self.service_for(account), self.entry_for(account, "refused"))
 
     def set_refusal(self, account: Account, record: str | None) -> None:
-        self._write_value(self.service_for(account), f"{account.username}|refused", record)
+        self._write_value(self.service_for(account), self.entry_for(account, "refused"), record)
 
     def lock(self, account: Account) -> contextlib.AbstractContextManager[object]:
         return _file_lock(self._lock_root() / f"{account.key()}.lock", self.lock_timeout)

@@ -66,13 +66,25 @@ def test_password_and_tokens_round_trip(secret_service: str, tmp_path: Path) -> 
     again = KeyringStore(service=secret_service, lock_dir=tmp_path)
     assert again.get_secret(ACCOUNT) == PASSWORD
     assert again.get_token(ACCOUNT) == token
-    assert keyring.get_password(secret_service, USER) == PASSWORD  # plain, interoperable
+    # plain, readable by other tools (`keyring get SERVICE NAME`)
+    assert keyring.get_password(secret_service, store.entry_for(ACCOUNT)) == PASSWORD
     again.set_token(ACCOUNT, None)
     assert store.get_token(ACCOUNT) is None
     assert store.get_secret(ACCOUNT) == PASSWORD  # deleting tokens keeps the password
     store.delete_secret(ACCOUNT)
     assert store.get_secret(ACCOUNT) is None
     assert "SecretService" in store.describe()
+
+
+def test_one_named_service_keeps_endpoints_apart(secret_service: str, tmp_path: Path) -> None:
+    store = KeyringStore(service=secret_service, lock_dir=tmp_path)
+    staging = Account("https://staging.example.test/oauth/token", USER)
+    prod = Account("https://prod.example.test/oauth/token", USER)
+    store.set_secret(staging, "staging-pw")
+    store.set_secret(prod, "prod-pw")
+    store.set_token(staging, Token("at-staging"))
+    assert store.get_secret(staging) == "staging-pw" and store.get_secret(prod) == "prod-pw"
+    assert store.get_token(prod) is None
 
 
 def test_a_10kb_token_round_trips_under_the_2560_byte_limit(
@@ -84,7 +96,7 @@ def test_a_10kb_token_round_trips_under_the_2560_byte_limit(
     big = Token("a" * 10_000, refresh_token="r" * 2_000, expires_at=time.time() + 60)
     store.set_token(ACCOUNT, big)
     assert store.get_token(ACCOUNT) == big
-    name = f"{USER}|token"
+    name = store.entry_for(ACCOUNT, "token")
     head = keyring.get_password(secret_service, name)
     assert head is not None
     _, count, digest, _ = head.split(":", 3)
@@ -105,7 +117,7 @@ def test_corrupt_token_is_a_clear_error_and_loses_nothing_else(
 ) -> None:
     store = KeyringStore(service=secret_service, lock_dir=tmp_path)
     store.set_secret(ACCOUNT, PASSWORD)
-    keyring.set_password(secret_service, f"{USER}|token", "{not json")
+    keyring.set_password(secret_service, store.entry_for(ACCOUNT, "token"), "{not json")
     with pytest.raises(StoreError, match="corrupt") as info:
         store.get_token(ACCOUNT)
     assert info.value.corrupt
