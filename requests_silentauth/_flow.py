@@ -26,9 +26,12 @@ from ._token import Token
 
 log = logging.getLogger("requests_silentauth")
 
-#: Marks a response that is already the outcome of our one resend, so that no second layer
+#: Marks a response that is already the outcome of our recovery, so that no second layer
 #: (hook after adapter) re-authenticates again.
 RESENT = "_silentauth_resent"
+#: The most sends after the original: a retry with another thread's renewed token, then at
+#: most one after this request's own renewal.
+MAX_RESENDS = 2
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,6 @@ class Policy:
 
 def rejection_reason(policy: Policy, response: Response) -> str | None:
     """Why this response means "the token was refused", or None. Pure."""
-    if getattr(response, RESENT, False):
-        return None
     if response.status_code in policy.reauth_on:
         if bearer_error(response.headers.get("WWW-Authenticate")) == "insufficient_scope":
             return None  # RFC 6750 §3.1: a new token would not have more scope
@@ -81,7 +82,9 @@ class Exchange:
     """Per-request state that travels with the request (never shared between requests)."""
 
     token: Token | None
-    resent: bool = False
+    #: This request caused a renewal: its next rejection is final (never a second renewal).
+    renewed: bool = False
+    resends: int = 0
     #: After a resend, the request object requests will copy for a redirect is the original
     #: one, not the resent copy: the redirect guard must decide for it too.
     original: PreparedRequest | None = None
@@ -111,13 +114,24 @@ class Flow:
         send: Callable[[PreparedRequest], Response],
         timeout: Timeout,
     ) -> Response:
-        """After a response: recover a rejection with one resend, and keep the token off a
-        redirect that leaves the allowed origins."""
-        if exchange.token is not None and not exchange.resent:
+        """After a response: recover a rejection, and keep the token off a redirect that leaves
+        the allowed origins.
+
+        A request causes at most one renewal and is resent once after it. A retry with a token
+        that another thread renewed after the same rejection is not a renewal: if that token
+        was revoked in the meantime, this request may still renew once (at most MAX_RESENDS
+        sends in all, never a loop)."""
+        if getattr(response, RESENT, False):
+            return response  # the other layer (adapter or hook) has recovered it already
+        while (
+            exchange.token is not None and not exchange.renewed and exchange.resends < MAX_RESENDS
+        ):
             reason = rejection_reason(self.policy, response)
-            if reason is not None:
-                exchange.resent = True
-                response = self._resend(response, exchange, reason, send, timeout)
+            if reason is None:
+                break
+            response = self._resend(response, exchange, reason, send, timeout)
+        if exchange.resends:
+            setattr(response, RESENT, True)
         if response.is_redirect:
             self._guard_redirect(response, exchange, timeout)
         return response
@@ -132,8 +146,10 @@ class Flow:
     ) -> Response:
         assert exchange.token is not None
         original = response.request
+        exchange.resends += 1
         if self.policy.placement.present(original):
-            new = self.manager.after_rejection(exchange.token, timeout, reason)
+            new, renewed = self.manager.after_rejection(exchange.token, timeout, reason)
+            exchange.renewed = exchange.renewed or renewed
         else:
             # The rejected request did not carry our token (a redirect hop that could not keep
             # it, e.g. a Query placement): send it with the current one, nothing to renew.
@@ -160,15 +176,15 @@ class Flow:
         put(self.policy.placement, prep, new.access_token)
         # Redirects followed after this resend are copied from the original request object:
         # give it the new token too, so they do not carry the rejected one.
-        put(self.policy.placement, original, new.access_token)
-        exchange.original = original
+        if exchange.original is None:
+            exchange.original = original
+        put(self.policy.placement, exchange.original, new.access_token)
         log.debug(
             "resending %s %s with token %s (%s)", prep.method, _path(prep), new.fingerprint, reason
         )
         resent = send(prep)
-        resent.history.append(response)
+        resent.history = [*response.history, response, *resent.history]
         resent.request = prep
-        setattr(resent, RESENT, True)
         return resent
 
     def _guard_redirect(self, response: Response, exchange: Exchange, timeout: Timeout) -> None:

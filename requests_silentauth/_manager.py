@@ -125,9 +125,10 @@ class TokenManager:
             return True
         return now < self._early_retry_at and not token.is_expired(now)
 
-    def after_rejection(self, rejected: Token, timeout: Timeout, why: str) -> Token:
+    def after_rejection(self, rejected: Token, timeout: Timeout, why: str) -> tuple[Token, bool]:
         """The server refused ``rejected``. If another thread already replaced it, the current
-        token is returned with no request; otherwise the token is renewed (single flight)."""
+        token is returned with no request; otherwise the token is renewed (single flight). The
+        flag says whether this call renewed it."""
         with self._lock:
             current = self._token
             if (
@@ -135,14 +136,16 @@ class TokenManager:
                 and current.access_token != rejected.access_token
                 and not current.is_expired(self.clock())
             ):
+                # Another thread replaced it already. (If that token was issued before whatever
+                # revoked this one, its rejection lets this request renew once: see Flow.)
                 log.debug(
                     "token %s was rejected (%s) but already replaced by %s; retrying with it",
                     rejected.fingerprint,
                     why,
                     current.fingerprint,
                 )
-                return current
-            return self._renew(f"token rejected ({why})", timeout, rejected=rejected)
+                return current, False
+            return self._renew(f"token rejected ({why})", timeout, rejected=rejected), True
 
     def verify(self, timeout: Timeout) -> Token:
         with self._lock:

@@ -316,3 +316,49 @@ def test_keyring_failing_in_the_middle_of_a_refresh_loses_nothing(
     assert counts["reuse_detected"] == 0 and counts["invalid_grant"] == 0
     assert counts["token:password"] == 1
     assert store.get_token(Account(srv.token_url, USER)) == auth.token  # saved this time
+
+
+class CountingSecretService(SecretService.Keyring):
+    """The real Secret Service, counting calls."""
+
+    priority = 0
+    calls = 0
+
+    def get_password(self, service: str, username: str) -> str | None:
+        type(self).calls += 1
+        value: str | None = super().get_password(service, username)  # type: ignore[no-untyped-call]
+        return value
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        type(self).calls += 1
+        super().set_password(service, username, password)  # type: ignore[no-untyped-call]
+
+
+def test_the_keyring_is_never_touched_on_the_per_request_path(
+    logged_in: tuple[TokenServer, str], tmp_path: Path
+) -> None:
+    srv, service = logged_in
+    srv.access_lifetime = 3600.0
+    previous = keyring.get_keyring()
+    keyring.set_keyring(CountingSecretService())  # type: ignore[no-untyped-call]
+    try:
+        auth = SilentAuth(
+            PasswordGrant(srv.token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
+            username=USER,
+            store=KeyringStore(service=service, lock_dir=tmp_path),
+        )
+        auth.login(PASSWORD)  # a long-lived token, stored
+        fresh = SilentAuth(
+            PasswordGrant(srv.token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
+            username=USER,
+            store=KeyringStore(service=service, lock_dir=tmp_path),
+        )
+        CountingSecretService.calls = 0
+        with requests.Session() as s:
+            s.trust_env = False
+            s.auth = fresh
+            for _ in range(100):
+                assert s.get(srv.resource_url).status_code == 200
+    finally:
+        keyring.set_keyring(previous)
+    assert CountingSecretService.calls == 1  # the one read of the token set, at first need

@@ -88,3 +88,24 @@ def test_stale_rejection_retries_with_the_current_token_without_refreshing(
     assert r.status_code == 200
     assert [h.status_code for h in r.history] == [401]
     assert server.counts["token:refresh_token"] == 1, "no second refresh for a stale token"
+
+
+def test_a_stale_retry_whose_token_was_revoked_too_renews_once(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session
+) -> None:
+    session.auth = make_auth()
+    session.get(server.resource_url)
+    in_flight = session.prepare_request(requests.Request("GET", server.resource_url))
+    server.revoke_access_tokens()
+    assert session.get(server.resource_url).status_code == 200  # another request renews
+    server.revoke_access_tokens()  # ... and that token is revoked before the stale retry
+    r = session.send(in_flight)
+    assert r.status_code == 200
+    assert [h.status_code for h in r.history] == [401, 401]  # stale retry, then one renewal
+    assert server.counts["token:refresh_token"] == 2
+    # and it stops there: a server that keeps rejecting gets no further renewal
+    in_flight = session.prepare_request(requests.Request("GET", server.url + "/api/always-reject"))
+    before = server.counts["token"]
+    r = session.send(in_flight)
+    assert r.status_code == 401 and len(r.history) == 1
+    assert server.counts["token"] == before + 1
