@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -34,6 +35,18 @@ pytestmark = pytest.mark.secret_service
 ACCOUNT = Account("https://login.example.test/oauth/token", USER)
 
 
+@contextlib.contextmanager
+def using_backend(backend: keyring.backend.KeyringBackend) -> Iterator[None]:
+    """Make ``backend`` keyring's backend for the block (test doubles and wrappers of the real
+    Secret Service have priority 0, so keyring never picks them on its own)."""
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    try:
+        yield
+    finally:
+        keyring.set_keyring(previous)
+
+
 class LimitedSecretService(SecretService.Keyring):
     """The real Secret Service, refusing what Windows Credential Manager refuses (2,560 bytes of
     UTF-16), with the error Windows gives. Priority 0: never picked by keyring's discovery."""
@@ -48,13 +61,9 @@ class LimitedSecretService(SecretService.Keyring):
 
 @pytest.fixture
 def limited(secret_service: str) -> Iterator[LimitedSecretService]:
-    previous = keyring.get_keyring()
     backend = LimitedSecretService()  # type: ignore[no-untyped-call]
-    keyring.set_keyring(backend)
-    try:
+    with using_backend(backend):
         yield backend
-    finally:
-        keyring.set_keyring(previous)
 
 
 def test_password_and_tokens_round_trip(secret_service: str, tmp_path: Path) -> None:
@@ -252,9 +261,7 @@ def test_a_locked_keyring_is_a_store_error_and_the_login_keeps_nothing_lost(
 ) -> None:
     # The mapping of keyring's own KeyringLocked (what the real backend raises for a locked
     # collection: seen against gnome-keyring, see docs/reliability.md) to our error.
-    previous = keyring.get_keyring()
-    keyring.set_keyring(_LockedKeyring())  # type: ignore[no-untyped-call]
-    try:
+    with using_backend(_LockedKeyring()):  # type: ignore[no-untyped-call]
         auth = SilentAuth(
             PasswordGrant(server.token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
             username=USER,
@@ -263,8 +270,6 @@ def test_a_locked_keyring_is_a_store_error_and_the_login_keeps_nothing_lost(
         )
         with requests.Session() as s, pytest.raises(StoreError, match="locked"):
             s.get(server.resource_url, auth=auth)
-    finally:
-        keyring.set_keyring(previous)
     assert server.counts["token"] == 0
 
 
@@ -288,9 +293,7 @@ def test_keyring_failing_in_the_middle_of_a_refresh_loses_nothing(
     srv, service = logged_in
     store = KeyringStore(service=service, lock_dir=tmp_path)
     before = store.get_token(Account(srv.token_url, USER))
-    previous = keyring.get_keyring()
-    keyring.set_keyring(FailingTokenWrites())  # type: ignore[no-untyped-call]
-    try:
+    with using_backend(FailingTokenWrites()):  # type: ignore[no-untyped-call]
         auth = SilentAuth(
             PasswordGrant(srv.token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
             username=USER,
@@ -300,8 +303,6 @@ def test_keyring_failing_in_the_middle_of_a_refresh_loses_nothing(
         with requests.Session() as s:
             s.trust_env = False
             assert s.get(srv.resource_url, auth=auth).status_code == 200
-    finally:
-        keyring.set_keyring(previous)
     assert FailingTokenWrites.writes == 3  # bounded retries of a transient backend error
     assert "could not save the renewed token" in caplog.text
     assert store.get_secret(Account(srv.token_url, USER)) == PASSWORD
@@ -339,9 +340,7 @@ def test_the_keyring_is_never_touched_on_the_per_request_path(
 ) -> None:
     srv, service = logged_in
     srv.access_lifetime = 3600.0
-    previous = keyring.get_keyring()
-    keyring.set_keyring(CountingSecretService())  # type: ignore[no-untyped-call]
-    try:
+    with using_backend(CountingSecretService()):  # type: ignore[no-untyped-call]
         auth = SilentAuth(
             PasswordGrant(srv.token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
             username=USER,
@@ -359,6 +358,4 @@ def test_the_keyring_is_never_touched_on_the_per_request_path(
             s.auth = fresh
             for _ in range(100):
                 assert s.get(srv.resource_url).status_code == 200
-    finally:
-        keyring.set_keyring(previous)
     assert CountingSecretService.calls == 1  # the one read of the token set, at first need

@@ -41,6 +41,35 @@ ME = "/api/me"
 MakeAuth = Callable[..., SilentAuth]
 
 
+def concurrently(n: int, call: Callable[[requests.Session], requests.Response]) -> list[Any]:
+    """Run ``call`` in ``n`` threads released together, each with its own session; return
+    (status, [history statuses]) per thread, or the exception it raised."""
+    barrier = threading.Barrier(n)
+    results: list[Any] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        outcome: Any
+        try:
+            with requests.Session() as s:
+                s.trust_env = False
+                barrier.wait(timeout=10)
+                r = call(s)
+                outcome = (r.status_code, [h.status_code for h in r.history])
+        except BaseException as exc:
+            outcome = exc
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not any(t.is_alive() for t in threads)
+    return results
+
+
 def sleep_past_expiry(token: Token | None, margin: float = 0.3) -> None:
     """Sleep until ``token`` has expired on the server too (its clock started a bit later)."""
     assert token is not None and token.expires_at is not None
@@ -273,31 +302,10 @@ def test_threads_share_one_refresh_under_reuse_protection(
     sleep_past_expiry(old)
 
     n = 8
-    barrier = threading.Barrier(n)
-    results: list[tuple[int, int] | BaseException] = []
-    lock = threading.Lock()
-
-    def worker() -> None:
-        try:
-            with requests.Session() as s:
-                s.trust_env = False
-                barrier.wait(timeout=10)
-                r = s.get(dot_server.url(ME), auth=auth, timeout=15)
-                outcome: tuple[int, int] | BaseException = (r.status_code, len(r.history))
-        except BaseException as exc:
-            outcome = exc
-        with lock:
-            results.append(outcome)
-
     mark = dot_server.mark()
-    threads = [threading.Thread(target=worker) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert not any(t.is_alive() for t in threads)
+    results = concurrently(n, lambda s: s.get(dot_server.url(ME), auth=auth, timeout=15))
 
-    assert results == [(200, 0)] * n
+    assert results == [(200, [])] * n
     assert dot_server.token_requests(mark) == [("refresh_token", 200)]  # exactly one refresh
     assert dot_server.calls(mark, ME) == [200] * n
     new = current(auth)
@@ -413,32 +421,8 @@ def test_threads_hit_a_revoked_token_at_once_single_renewal(
     dot_server.revoke(revoked.access_token)
 
     n = 8
-    barrier = threading.Barrier(n)
-    results: list[tuple[int, list[int]] | BaseException] = []
-    lock = threading.Lock()
-
-    def worker() -> None:
-        try:
-            with requests.Session() as s:
-                s.trust_env = False
-                barrier.wait(timeout=10)
-                r = s.get(dot_server.url(ME), auth=auth, timeout=15)
-                outcome: tuple[int, list[int]] | BaseException = (
-                    r.status_code,
-                    [h.status_code for h in r.history],
-                )
-        except BaseException as exc:
-            outcome = exc
-        with lock:
-            results.append(outcome)
-
     mark = dot_server.mark()
-    threads = [threading.Thread(target=worker) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert not any(t.is_alive() for t in threads)
+    results = concurrently(n, lambda s: s.get(dot_server.url(ME), auth=auth, timeout=15))
 
     assert all(isinstance(o, tuple) and o[0] == 200 and o[1] in ([], [401]) for o in results), (
         results
