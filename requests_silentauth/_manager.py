@@ -54,6 +54,9 @@ class TokenManager:
         self._token: Token | None = None
         self._loaded = False
         self._early_retry_at = 0.0  # after a failed early renewal, not before this time
+        self._saved: Token | None = (
+            None  # the token this process last read from or wrote to the store
+        )
         # (fingerprint of the refused secret, until when it is not tried again)
         self._refused: tuple[str, float, InvalidCredentials] | None = None
 
@@ -71,6 +74,7 @@ class TokenManager:
         stored = self._stored_token()
         if stored is not None and self._token is None:
             self._token = stored
+            self._saved = stored
             log.debug("loaded token %s from %s", stored.fingerprint, self.store.describe())
 
     def _stored_token(self) -> Token | None:
@@ -182,6 +186,7 @@ class TokenManager:
     def forget(self, *, forget_password: bool) -> None:
         with self._lock, held(self.store.lock(self.account)):
             self._token = None
+            self._saved = None
             self._loaded = True
             self.store.set_token(self.account, None)
             if forget_password:
@@ -196,11 +201,19 @@ class TokenManager:
         with held(self.store.lock(self.account)):
             base = self._token
             stored = self._stored_token()
+            if stored is None and base is not None and base is self._saved:
+                # The token we saved is gone from the store: a logout elsewhere (silentauth
+                # logout). Do not resurrect it with its refresh token; log in afresh.
+                log.debug(
+                    "token %s was removed from the store; not refreshing it", base.fingerprint
+                )
+                base = None
+                reason = "the stored token was removed (logout)"
             if stored is not None and stored != base and _newer(stored, base):
                 usable = not stored.refresh_due(self.clock(), self.leeway)
                 if usable and (rejected is None or stored.access_token != rejected.access_token):
                     log.debug("adopting token %s renewed by another process", stored.fingerprint)
-                    self._token = stored
+                    self._token = self._saved = stored
                     return stored
                 # Its refresh token is the newest (rotation by another process). A stored token
                 # older than ours (our last write failed) is not: its refresh token is spent.
@@ -224,6 +237,7 @@ class TokenManager:
         used, or a crash would leave a spent refresh token in the store), then publish."""
         try:
             self.store.set_token(self.account, token)
+            self._saved = token
         except StoreError as exc:
             log.warning("could not save the renewed token (%s); it is kept in memory", exc)
         self._token = token

@@ -267,3 +267,23 @@ def test_an_explicit_login_always_tries(server: TokenServer, make_auth: MakeAuth
         auth.login("wrong")  # tried again: the user asked for it
     assert server.counts["token:password"] == 2
     assert auth.login(PASSWORD).access_token.startswith("at-")
+
+
+def test_a_logout_elsewhere_is_not_undone_by_a_running_process(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session, tmp_path: Path
+) -> None:
+    store = FileStore(tmp_path / "store.json")
+    account = Account(server.token_url, USER)
+    store.set_secret(account, PASSWORD)
+    running = make_auth(store=store, password=None)
+    session.auth = running
+    session.get(server.resource_url)
+    old = running.token
+    assert old is not None
+    # `silentauth logout` in another process (another auth on the same store file)
+    make_auth(store=FileStore(tmp_path / "store.json"), password=None).logout()
+    server.revoke_access_tokens()
+    assert session.get(server.resource_url).status_code == 200
+    counts = server.counts
+    assert counts["token:refresh_token"] == 0  # the logged-out refresh token is not used
+    assert counts["token:password"] == 2  # a fresh login from the stored password instead
