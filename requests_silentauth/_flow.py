@@ -85,9 +85,6 @@ class Exchange:
     #: This request caused a renewal: its next rejection is final (never a second renewal).
     renewed: bool = False
     resends: int = 0
-    #: After a resend, the request object requests will copy for a redirect is the original
-    #: one, not the resent copy: the redirect guard must decide for it too.
-    original: PreparedRequest | None = None
 
 
 class Flow:
@@ -118,36 +115,51 @@ class Flow:
         the allowed origins.
 
         A request causes at most one renewal and is resent once after it. A retry with a token
-        that another thread renewed after the same rejection is not a renewal: if that token
-        was revoked in the meantime, this request may still renew once (at most MAX_RESENDS
-        sends in all, never a loop)."""
+        that another thread (or process) renewed is not a renewal: if that token was revoked in
+        the meantime, this request may still renew once (at most MAX_RESENDS sends in all,
+        never a loop)."""
         if getattr(response, RESENT, False):
             return response  # the other layer (adapter or hook) has recovered it already
+        # The object requests copies for a redirect from here: this hop's request as sent
+        # (after a resend, not the resent copy).
+        copied = response.request
         while (
             exchange.token is not None and not exchange.renewed and exchange.resends < MAX_RESENDS
         ):
             reason = rejection_reason(self.policy, response)
-            if reason is None:
+            if reason is None or not self._may_carry(response.request):
                 break
-            response = self._resend(response, exchange, reason, send, timeout)
+            response = self._resend(response, copied, exchange, reason, send, timeout)
         if exchange.resends:
             setattr(response, RESENT, True)
         if response.is_redirect:
-            self._guard_redirect(response, exchange, timeout)
+            self._guard_redirect(response, copied, exchange)
         return response
+
+    def _may_carry(self, request: PreparedRequest) -> bool:
+        """Whether a token may go on ``request`` (https or loopback, or the user's opt-in)."""
+        origin = self.policy.origins.match(request.url)
+        if origin is None:
+            return False
+        try:
+            check_transport(origin, allow_insecure=self.policy.allow_insecure_http, what="a token")
+        except requests.RequestException:
+            return False
+        return True
 
     def _resend(
         self,
         response: Response,
+        copied: PreparedRequest,
         exchange: Exchange,
         reason: str,
         send: Callable[[PreparedRequest], Response],
         timeout: Timeout,
     ) -> Response:
         assert exchange.token is not None
-        original = response.request
+        rejected_request = response.request
         exchange.resends += 1
-        if self.policy.placement.present(original):
+        if self.policy.placement.present(rejected_request):
             new, renewed = self.manager.after_rejection(exchange.token, timeout, reason)
             exchange.renewed = exchange.renewed or renewed
         else:
@@ -156,10 +168,14 @@ class Flow:
             reason = f"{reason}, sent without a token"
             new = self.manager.for_request(timeout)
         exchange.token = new
-        prep = original.copy()
+        prep = rejected_request.copy()
         # Drain and release the rejected response (like HTTPDigestAuth.handle_401), so the
-        # connection goes back to the pool and the caller can still read it from history.
-        response.content  # noqa: B018
+        # connection goes back to the pool and the caller can still read it from history. A
+        # body that breaks off is not worth failing the recovery for.
+        try:
+            response.content  # noqa: B018
+        except Exception as exc:  # ChunkedEncodingError, ConnectionError, a decoding error
+            log.debug("could not read the rejected response's body (%s)", type(exc).__name__)
         response.close()
         if not replayable(prep):
             raise UnreplayableBodyError(
@@ -167,18 +183,17 @@ class Flow:
                 "or a stream that cannot be rewound, so it was not resent; the token has been "
                 "renewed: send the request again with a fresh body (or a bytes/seekable body)",
                 response=response,
-                request=original,
+                request=rejected_request,
             )
         cookies = prep._cookies
         if cookies is not None:
-            extract_cookies_to_jar(cookies, original, response.raw)
+            extract_cookies_to_jar(cookies, rejected_request, response.raw)
+            prep.headers.pop("Cookie", None)  # as resolve_redirects does: rebuilt from the jar
             prep.prepare_cookies(cookies)
         put(self.policy.placement, prep, new.access_token)
-        # Redirects followed after this resend are copied from the original request object:
-        # give it the new token too, so they do not carry the rejected one.
-        if exchange.original is None:
-            exchange.original = original
-        put(self.policy.placement, exchange.original, new.access_token)
+        # A redirect after this resend is copied from ``copied``: give it the new token too,
+        # so the next hop does not carry the rejected one.
+        put(self.policy.placement, copied, new.access_token)
         log.debug(
             "resending %s %s with token %s (%s)", prep.method, _path(prep), new.fingerprint, reason
         )
@@ -187,24 +202,26 @@ class Flow:
         resent.request = prep
         return resent
 
-    def _guard_redirect(self, response: Response, exchange: Exchange, timeout: Timeout) -> None:
+    def _guard_redirect(
+        self, response: Response, copied: PreparedRequest, exchange: Exchange
+    ) -> None:
         """requests copies a request for the next hop and strips only ``Authorization``, and
         only on a host change: decide here, on every object it may copy, what the hop carries."""
         request = response.request
         target = urljoin(request.url or "", response.headers.get("location", ""))
         token: str | None = None
-        origin = self.policy.origins.match(target)
-        if origin is not None and exchange.token is not None:
+        if exchange.token is not None:
+            origin = self.policy.origins.match(target)
             try:
-                check_transport(
-                    origin, allow_insecure=self.policy.allow_insecure_http, what="a token"
-                )
-                token = exchange.token.access_token
+                if origin is not None:
+                    check_transport(
+                        origin, allow_insecure=self.policy.allow_insecure_http, what="a token"
+                    )
+                    token = exchange.token.access_token
             except requests.RequestException:
                 token = None
-        for copied in (request, exchange.original):
-            if copied is not None:
-                put(self.policy.placement, copied, token)
+        for each in {id(request): request, id(copied): copied}.values():
+            put(self.policy.placement, each, token)
 
 
 def _path(request: PreparedRequest) -> str:

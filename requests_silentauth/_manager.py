@@ -149,7 +149,10 @@ class TokenManager:
                     current.fingerprint,
                 )
                 return current, False
-            return self._renew(f"token rejected ({why})", timeout, rejected=rejected), True
+            token = self._renew(f"token rejected ({why})", timeout, rejected=rejected)
+            # Adopting another process's token is not this request's renewal: if that token
+            # was revoked too, the request may still renew once (see Flow.handle).
+            return token, not self._adopted
 
     def verify(self, timeout: Timeout) -> Token:
         with self._lock:
@@ -180,6 +183,7 @@ class TokenManager:
                 self._password = saved
             if remember and password is not None:
                 self.store.set_secret(self.account, password)
+            self._clear_refusal()  # other processes may retry the stored password at once
             self._install(token)
             return token
 
@@ -198,6 +202,7 @@ class TokenManager:
     def _renew(self, reason: str, timeout: Timeout, *, rejected: Token | None) -> Token:
         """Called with the thread lock held. Takes the store lock, re-reads the store (another
         process may have renewed already), then refresh, then login."""
+        self._adopted = False
         with held(self.store.lock(self.account)):
             base = self._token
             stored = self._stored_token()
@@ -214,6 +219,7 @@ class TokenManager:
                 if usable and (rejected is None or stored.access_token != rejected.access_token):
                     log.debug("adopting token %s renewed by another process", stored.fingerprint)
                     self._token = self._saved = stored
+                    self._adopted = True
                     return stored
                 # Its refresh token is the newest (rotation by another process). A stored token
                 # older than ours (our last write failed) is not: its refresh token is spent.

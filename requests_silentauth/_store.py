@@ -344,7 +344,13 @@ class KeyringStore:
         import keyring
         import keyring.backends.fail
 
-        backend = keyring.get_keyring()
+        try:
+            backend = keyring.get_keyring()
+        except Exception as exc:  # a bad PYTHON_KEYRING_BACKEND, a backend failing to load
+            raise StoreError(
+                f"keyring could not load a backend ({type(exc).__name__}: {clip(str(exc))}); "
+                f"{_NO_BACKEND_HELP}"
+            ) from exc
         if isinstance(backend, keyring.backends.fail.Keyring):
             raise StoreError(f"no usable keyring backend was found: {_NO_BACKEND_HELP}")
         return backend
@@ -411,10 +417,10 @@ class KeyringStore:
         leaves the previous value readable."""
         existed, old_parts = self._old_parts(service, name)
         if value is None:
+            if existed:
+                self._delete(service, name)  # the head first: no head pointing at no parts
             for part_name in old_parts:
                 self._delete(service, part_name)
-            if existed:
-                self._delete(service, name)
             return
         if _utf16_size(value) <= CHUNK_BYTES and not value.startswith(_HEAD):
             parts, head = [value], value

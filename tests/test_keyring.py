@@ -359,3 +359,21 @@ def test_the_keyring_is_never_touched_on_the_per_request_path(
             for _ in range(100):
                 assert s.get(srv.resource_url).status_code == 200
     assert CountingSecretService.calls == 1  # the one read of the token set, at first need
+
+
+def test_a_backend_that_cannot_load_is_a_store_error(tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        """
+        from requests_silentauth import Account, KeyringStore, StoreError
+        try:
+            KeyringStore().get_secret(Account("https://x.example.test/t", "u"))
+        except StoreError as exc:
+            print("StoreError:", exc)
+        """
+    )
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "no_such_module.Keyring"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert out.stdout.startswith("StoreError:"), out.stderr
+    assert "PYTHON_KEYRING_BACKEND" in out.stdout

@@ -287,3 +287,43 @@ def test_a_logout_elsewhere_is_not_undone_by_a_running_process(
     counts = server.counts
     assert counts["token:refresh_token"] == 0  # the logged-out refresh token is not used
     assert counts["token:password"] == 2  # a fresh login from the stored password instead
+
+
+def test_an_adopted_token_revoked_too_still_lets_the_request_renew_once(
+    server: TokenServer, make_auth: MakeAuth, tmp_path: Path
+) -> None:
+    # Two auths on one FileStore stand for two processes.
+    a = make_auth(store=FileStore(tmp_path / "s.json"))
+    b = make_auth(store=FileStore(tmp_path / "s.json"))
+    with requests.Session() as s:
+        s.get(server.resource_url, auth=a)
+        server.revoke_access_tokens()
+        s.get(server.resource_url, auth=b)  # b renews; its token is in the store
+        server.revoke_access_tokens()  # ... and revoked too
+        r = s.get(server.resource_url, auth=a)  # a adopts b's token: rejected, so a renews
+    assert r.status_code == 200
+    assert [h.status_code for h in r.history] == [401, 401]
+    assert server.counts["token:refresh_token"] == 2
+
+
+def test_an_explicit_login_clears_the_refusal_for_other_processes(
+    server: TokenServer, tmp_path: Path
+) -> None:
+    def auth() -> SilentAuth:
+        return SilentAuth(
+            PasswordGrant(server.token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
+            username=USER,
+            store=FileStore(tmp_path / "store.json"),
+            prompt=False,
+        )
+
+    account = Account(server.token_url, USER)
+    FileStore(tmp_path / "store.json").set_secret(account, PASSWORD)
+    server.set_password(USER, "changed-on-the-server")
+    with pytest.raises(InvalidCredentials):
+        auth().get_token()  # refused: recorded in the store
+    server.set_password(USER, PASSWORD)  # the account works again (e.g. unlocked by an admin)
+    auth().login(PASSWORD)  # `silentauth login` with the same password
+    assert FileStore(tmp_path / "store.json").get_refusal(account) is None
+    auth().logout()
+    assert auth().get_token().access_token.startswith("at-")  # not blocked by a stale record
