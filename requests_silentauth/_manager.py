@@ -54,10 +54,10 @@ class TokenManager:
         self._token: Token | None = None
         self._loaded = False
         self._early_retry_at = 0.0  # after a failed early renewal, not before this time
-        self._saved: Token | None = (
-            None  # the token this process last read from or wrote to the store
-        )
-        # (fingerprint of the refused secret, until when it is not tried again)
+        # The token this process last read from or wrote to the store (to notice a logout).
+        self._saved: Token | None = None
+        self._adopted = False  # whether the last renewal adopted another process's token
+        # (salted id of the refused secret, until when it is not tried again, the error)
         self._refused: tuple[str, float, InvalidCredentials] | None = None
 
     # -- reading ----------------------------------------------------------------------------
@@ -181,10 +181,9 @@ class TokenManager:
                 token = self._login(timeout, explicit=True)
             finally:
                 self._password = saved
+            self._install(token)
             if remember and password is not None:
                 self.store.set_secret(self.account, password)
-            self._clear_refusal()  # other processes may retry the stored password at once
-            self._install(token)
             return token
 
     def forget(self, *, forget_password: bool) -> None:
@@ -269,11 +268,14 @@ class TokenManager:
             if credentials.used_secret and not exc.retry_at:
                 self._record_refusal(credentials.password, exc)
             raise
-        if credentials.used_secret and self._refused is not None:
-            self._clear_refusal()
+        if credentials.used_secret and (explicit or self._refused is not None):
+            self._clear_refusal()  # other processes may try this secret again at once
         if source and source[0] == "prompt":
-            self.store.set_secret(self.account, credentials.password)
-            log.debug("stored the password for %s after a successful login", self.account.username)
+            try:
+                self.store.set_secret(self.account, credentials.password)
+                log.debug("stored the password for %s after a login", self.account.username)
+            except StoreError as exc:
+                log.warning("could not store the password (%s); it will be asked again", exc)
         return token
 
     # -- no account lockouts: a refused secret is not tried again for login_backoff ---------
