@@ -127,7 +127,7 @@ class Flow:
             exchange.token is not None and not exchange.renewed and exchange.resends < MAX_RESENDS
         ):
             reason = rejection_reason(self.policy, response)
-            if reason is None or not self._may_carry(response.request):
+            if reason is None or not self._may_carry(response.request.url):
                 break
             response = self._resend(response, copied, exchange, reason, send, timeout)
         if exchange.resends:
@@ -136,9 +136,10 @@ class Flow:
             self._guard_redirect(response, copied, exchange)
         return response
 
-    def _may_carry(self, request: PreparedRequest) -> bool:
-        """Whether a token may go on ``request`` (https or loopback, or the user's opt-in)."""
-        origin = self.policy.origins.match(request.url)
+    def _may_carry(self, url: str | None) -> bool:
+        """Whether a token may go to ``url``: an allowed origin, over https or to loopback (or
+        the user opted in to plain http)."""
+        origin = self.policy.origins.match(url)
         if origin is None:
             return False
         try:
@@ -209,17 +210,8 @@ class Flow:
         only on a host change: decide here, on every object it may copy, what the hop carries."""
         request = response.request
         target = urljoin(request.url or "", response.headers.get("location", ""))
-        token: str | None = None
-        if exchange.token is not None:
-            origin = self.policy.origins.match(target)
-            try:
-                if origin is not None:
-                    check_transport(
-                        origin, allow_insecure=self.policy.allow_insecure_http, what="a token"
-                    )
-                    token = exchange.token.access_token
-            except requests.RequestException:
-                token = None
+        keep = exchange.token is not None and self._may_carry(target)
+        token = exchange.token.access_token if keep and exchange.token else None
         for each in {id(request): request, id(copied): copied}.values():
             put(self.policy.placement, each, token)
 

@@ -41,6 +41,18 @@ ME = "/api/me"
 MakeAuth = Callable[..., SilentAuth]
 
 
+def use_until_expired(dot_server: DotServer, auth: SilentAuth) -> Token:
+    """One request through ``auth`` (a login), then wait until its token has expired; return
+    that token (it carries a refresh token)."""
+    with requests.Session() as s:
+        s.trust_env = False
+        assert s.get(dot_server.url(ME), auth=auth, timeout=10).status_code == 200
+    old = current(auth)
+    assert old.refresh_token
+    sleep_past_expiry(old)
+    return old
+
+
 def concurrently(n: int, call: Callable[[requests.Session], requests.Response]) -> list[Any]:
     """Run ``call`` in ``n`` threads released together, each with its own session; return
     (status, [history statuses]) per thread, or the exception it raised."""
@@ -294,12 +306,7 @@ def test_threads_share_one_refresh_under_reuse_protection(
     dot_server: DotServer, make_auth: MakeAuth
 ) -> None:
     auth = make_auth()
-    with requests.Session() as s:
-        s.trust_env = False
-        assert s.get(dot_server.url(ME), auth=auth, timeout=10).status_code == 200
-    old = current(auth)
-    assert old.refresh_token
-    sleep_past_expiry(old)
+    old = use_until_expired(dot_server, auth)
 
     n = 8
     mark = dot_server.mark()
@@ -442,12 +449,7 @@ def test_processes_sharing_a_file_store_refresh_once(
     With reuse protection on, a second refresh with the spent token would revoke the family."""
     store = tmp_path / "tokens.json"
     seed = make_auth(store=FileStore(store))
-    with requests.Session() as s:
-        s.trust_env = False
-        assert s.get(dot_server.url(ME), auth=seed, timeout=10).status_code == 200
-    old = current(seed)
-    assert old.refresh_token
-    sleep_past_expiry(old)
+    old = use_until_expired(dot_server, seed)
 
     client = dot_server.password_client
     env = {
@@ -487,6 +489,7 @@ def test_processes_sharing_a_file_store_refresh_once(
 
     assert outputs == [{"status": 200, "history": []}] * 4
     assert dot_server.token_requests(mark) == [("refresh_token", 200)]  # one, not four
+    assert old.refresh_token is not None
     state = dot_server.refresh_token_state(old.refresh_token)
     assert state["revoked"] is True
     assert state["family_size"] == 2 and state["family_live"] == 1
