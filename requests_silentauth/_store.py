@@ -29,13 +29,25 @@ T = TypeVar("T")
 
 
 class Account(NamedTuple):
-    """Names one set of credentials: the login endpoint and the user (or client id)."""
+    """Names one set of credentials: the login endpoint and the user (or client id), and for
+    tokens also the client and the scope they were issued to (issue 7: a read-only client must
+    never pick up an admin client's token). The password is per (endpoint, user) only:
+    ``secret_account()``."""
 
     endpoint: str
     username: str
+    client_id: str | None = None
+    scope: str | None = None
 
     def key(self) -> str:
-        return hashlib.sha256(f"{self.endpoint}\0{self.username}".encode()).hexdigest()[:24]
+        text = f"{self.endpoint}\0{self.username}"
+        if self.client_id is not None or self.scope is not None:
+            text += f"\0{self.client_id or ''}\0{self.scope or ''}"
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+    def secret_account(self) -> Account:
+        """Where the password (or client secret) lives: shared by every client and scope."""
+        return Account(self.endpoint, self.username)
 
 
 @runtime_checkable
