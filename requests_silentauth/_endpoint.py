@@ -32,6 +32,18 @@ MAX_ANSWER = 1 << 20
 Timeout = float | tuple[float | None, float | None] | None
 
 
+def seconds(timeout: Timeout, default: float) -> float:
+    """A request's ``timeout=`` as one budget in seconds for a whole token operation (issue 7:
+    every timeout is a deadline). ``(connect, read)`` adds up; ``None`` parts take
+    ``default``."""
+    if timeout is None:
+        return default
+    if isinstance(timeout, tuple):
+        connect, read = timeout
+        return (default if connect is None else connect) + (default if read is None else read)
+    return float(timeout)
+
+
 @dataclass(frozen=True)
 class Answer:
     """A token endpoint's answer that arrived (any status), decoded when it was JSON. Never
