@@ -12,8 +12,8 @@ from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from ._auth import SilentAuth
-from ._flow import Exchange, user_timeout
+from ._auth import SilentAuth, user_timeout
+from ._flow import drive, send_flow
 
 __all__ = ["SilentAuthAdapter"]
 
@@ -41,16 +41,15 @@ class SilentAuthAdapter(HTTPAdapter):
         cert: str | tuple[str, str] | None = None,
         proxies: dict[str, str] | None = None,
     ) -> Response:
-        flow = self.auth._flow
-        token_timeout = user_timeout({"timeout": timeout}, self.auth.token_timeout)
-        exchange = Exchange(flow.attach(request, token_timeout))
-
         def send(prep: PreparedRequest) -> Response:
             return super(SilentAuthAdapter, self).send(
                 prep, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
             )
 
-        return flow.handle(send(request), exchange, send, token_timeout)
+        auth = self.auth
+        token_timeout = user_timeout({"timeout": timeout}, auth.token_timeout)
+        # One flow (and one retry budget) per send: requests calls this once per hop.
+        return drive(send_flow(auth.policy, request), auth._manager, send, token_timeout).response
 
     def __repr__(self) -> str:
         return f"SilentAuthAdapter({self.auth!r})"

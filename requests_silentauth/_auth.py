@@ -5,14 +5,16 @@ to the shared ``Flow``; the resend goes through the connection that answered, li
 from __future__ import annotations
 
 import functools
+import sys
+import types
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import requests
 from requests import PreparedRequest, Response
 
-from ._endpoint import TokenClient
-from ._flow import Exchange, Flow, Policy, user_timeout
+from ._endpoint import Timeout, TokenClient
+from ._flow import Policy, attach, drive, respond
 from ._grants import CallableLogin, Credentials, Grant
 from ._manager import TokenManager
 from ._origins import OriginSet, origin_of
@@ -96,7 +98,6 @@ class SilentAuth(requests.auth.AuthBase):
             is_rejected=is_rejected,
             allow_insecure_http=allow_insecure_http,
         )
-        self._flow = Flow(self._manager, self.policy)
 
     @classmethod
     def from_profile(cls, name: str, **overrides: Any) -> SilentAuth:
@@ -107,23 +108,28 @@ class SilentAuth(requests.auth.AuthBase):
         auth: SilentAuth = _profiles.build(_profiles.load(name), **overrides)
         return auth
 
-    # -- requests' AuthBase ---------------------------------------------------------------
+    # -- requests' AuthBase: a thin driver of the flow -------------------------------------
 
     def __call__(self, r: PreparedRequest) -> PreparedRequest:
-        token = self._flow.attach(r, self.token_timeout)
-        # One hook per prepared request; requests shares the hooks dict with copies made for
-        # redirects, so the same Exchange (and its "resent" flag) follows every hop.
-        r.register_hook("response", functools.partial(self._on_response, Exchange(token)))
+        timeout = _request_timeout(self.token_timeout)
+        hop = _Hop(drive(attach(self.policy, r), self._manager, _no_send, timeout))
+        # One hook per prepared request; requests shares the hooks dict with the copies it
+        # makes for redirects, so the same _Hop follows every hop of the chain.
+        r.register_hook("response", functools.partial(self._on_response, hop))
         return r
 
-    def _on_response(self, exchange: Exchange, r: Response, **kwargs: Any) -> Response:
+    def _on_response(self, hop: _Hop, r: Response, **kwargs: Any) -> Response:
         connection = r.connection  # the adapter that answered: resend through the same one
 
         def send(prep: PreparedRequest) -> Response:
             response: Response = connection.send(prep, **kwargs)
             return response
 
-        return self._flow.handle(r, exchange, send, user_timeout(kwargs, self.token_timeout))
+        # A fresh flow (and budget) for each send: requests calls this hook once per hop.
+        timeout = user_timeout(kwargs, self.token_timeout)
+        outcome = drive(respond(self.policy, r, hop.carried), self._manager, send, timeout)
+        hop.carried = outcome.carried
+        return outcome.response
 
     # -- public helpers -------------------------------------------------------------------
 
@@ -159,3 +165,41 @@ class SilentAuth(requests.auth.AuthBase):
             f"SilentAuth({self.grant!r}, username={self.username!r}, store={self.store!r}, "
             f"origins={self.policy.origins!r}, placement={self.policy.placement!r})"
         )
+
+
+class _Hop:
+    """What the next send of a redirect chain carries (the redirect guard decides it)."""
+
+    __slots__ = ("carried",)
+
+    def __init__(self, carried: Token | None) -> None:
+        self.carried = carried
+
+
+def _no_send(request: PreparedRequest) -> Response:
+    raise AssertionError("attaching a token never sends")  # pragma: no cover
+
+
+def user_timeout(kwargs: Mapping[str, Any], default: float) -> Timeout:
+    """A user's ``timeout=`` wins for token requests made on their request's behalf."""
+    timeout = kwargs.get("timeout")
+    return default if timeout is None else timeout
+
+
+_SESSION_REQUEST = requests.Session.request.__code__
+
+
+def _request_timeout(default: float) -> Timeout:
+    """The ``timeout=`` of the ``Session.request`` call preparing this request (issue 7: a
+    request's own timeout bounds the token request made for it). requests applies auth while
+    preparing, before it passes the timeout on, so it is read from that call's frame; a
+    request prepared by hand gets ``token_timeout``."""
+    frame: types.FrameType | None = sys._getframe(2)
+    for _ in range(8):
+        if frame is None:
+            break
+        if frame.f_code is _SESSION_REQUEST:
+            timeout = frame.f_locals.get("timeout")
+            return default if timeout is None else timeout
+        frame = frame.f_back
+    return default

@@ -1,15 +1,19 @@
-"""What happens to one request: attach, judge the answer, resend once. Shared by the
-``session.auth`` entry point and the mounted adapter, which differ only in how they send.
+"""What happens to one send, as a sans-I/O state machine (issue 7; the shape of httpx's
+``Auth.auth_flow`` and of h11): a generator that is given the request and the responses, and
+yields what must happen next: ``NeedToken`` (the driver asks the manager), ``Release`` (drain
+and close a rejected response) and ``Send`` (send this request, reply with its response). It
+does no I/O and reads no clock, so every decision is unit-tested with plain objects.
 
-The decisions (``rejection_reason``, ``replayable``) are pure functions of the request and the
-response; ``Flow`` carries them out."""
+``drive`` is the one loop that carries the actions out; ``SilentAuth``'s hook and
+``SilentAuthAdapter`` only say how to send. The retry budget belongs to one send (one hop): at
+most one renewal and ``MAX_RESENDS`` resends, whichever entry point drives it."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin
 
 import requests
@@ -21,16 +25,17 @@ from ._endpoint import Timeout
 from ._errors import UnreplayableBodyError
 from ._manager import TokenManager
 from ._origins import OriginSet, check_transport
-from ._placement import Placement, put
+from ._placement import Placement, put, relocate
 from ._token import Token
 
 log = logging.getLogger("requests_silentauth")
+T = TypeVar("T")
 
 #: Marks a response that is already the outcome of our recovery, so that no second layer
 #: (hook after adapter) re-authenticates again.
 RESENT = "_silentauth_resent"
 #: The most sends after the original: a retry with another thread's renewed token, then at
-#: most one after this request's own renewal.
+#: most one after this send's own renewal.
 MAX_RESENDS = 2
 
 
@@ -44,9 +49,72 @@ class Policy:
     is_rejected: Callable[[Response], bool] | None
     allow_insecure_http: bool
 
+    def may_carry(self, url: str | None) -> bool:
+        """Whether a token may go to ``url``: an allowed origin, over https or to loopback (or
+        the user opted in to plain http). The one check for recovery and redirects."""
+        origin = self.origins.match(url)
+        if origin is None:
+            return False
+        try:
+            check_transport(origin, allow_insecure=self.allow_insecure_http, what="a token")
+        except requests.RequestException:
+            return False
+        return True
+
+
+# -- the actions the flow yields, and what the driver answers ------------------------------
+
+
+@dataclass(frozen=True)
+class NeedToken:
+    """Answer with an ``Issued``: the current token (``rejected`` None; renewed first when it
+    is due), or a replacement for ``rejected`` (single flight: a token another caller already
+    renewed, else a renewal)."""
+
+    rejected: Token | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Issued:
+    token: Token
+    #: This answer renewed the token (adopting another caller's renewal is not renewing).
+    renewed: bool = False
+
+
+@dataclass(frozen=True)
+class Release:
+    """Drain and close ``response`` (answer None): its connection goes back to the pool and
+    the caller can still read it from ``history``."""
+
+    response: Response
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send ``request`` through the same transport and options; answer with its response."""
+
+    request: PreparedRequest
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The final response of one send, and the token a redirect's next hop carries."""
+
+    response: Response
+    carried: Token | None
+
+
+Action = NeedToken | Release | Send
+Flow = Generator[Action, Any, T]
+
+
+# -- pure decisions ---------------------------------------------------------------------------
+
 
 def rejection_reason(policy: Policy, response: Response) -> str | None:
-    """Why this response means "the token was refused", or None. Pure."""
+    """Why this response means "the token was refused", or None. A rejection from a place our
+    token may not go says nothing about our token."""
     if response.status_code in policy.reauth_on:
         if bearer_error(response.headers.get("WWW-Authenticate")) == "insufficient_scope":
             return None  # RFC 6750 §3.1: a new token would not have more scope
@@ -55,8 +123,8 @@ def rejection_reason(policy: Policy, response: Response) -> str | None:
         reason = "is_rejected"
     else:
         return None
-    if not policy.origins.allows(response.request.url if response.request else None):
-        return None  # a rejection from elsewhere says nothing about our token
+    if not policy.may_carry(response.request.url if response.request else None):
+        return None
     return reason
 
 
@@ -77,152 +145,149 @@ def replayable(request: PreparedRequest) -> bool:
     return False
 
 
-@dataclass
-class Exchange:
-    """Per-request state that travels with the request (never shared between requests)."""
-
-    token: Token | None
-    #: This request caused a renewal: its next rejection is final (never a second renewal).
-    renewed: bool = False
-    resends: int = 0
+# -- the state machine ------------------------------------------------------------------------
 
 
-class Flow:
-    def __init__(self, manager: TokenManager, policy: Policy) -> None:
-        self.manager = manager
-        self.policy = policy
+def attach(policy: Policy, request: PreparedRequest) -> Flow[Token | None]:
+    """Put a token on ``request`` when it may carry one; take ours off otherwise. Returns the
+    token it carries."""
+    origin = policy.origins.match(request.url)
+    if origin is None:
+        policy.placement.strip(request)
+        return None
+    check_transport(origin, allow_insecure=policy.allow_insecure_http, what="a token")
+    issued: Issued = yield NeedToken(None, "request")
+    put(policy.placement, request, issued.token.access_token)
+    return issued.token
 
-    def attach(self, request: PreparedRequest, timeout: Timeout) -> Token | None:
-        """Put a token on ``request`` when its origin is allowed; take ours off otherwise."""
-        placement = self.policy.placement
-        origin = self.policy.origins.match(request.url)
-        if origin is None:
-            placement.strip(request)
-            return None
-        check_transport(origin, allow_insecure=self.policy.allow_insecure_http, what="a token")
-        token = self.manager.for_request(timeout)
-        put(placement, request, token.access_token)
-        return token
 
-    def handle(
-        self,
-        response: Response,
-        exchange: Exchange,
-        send: Callable[[PreparedRequest], Response],
-        timeout: Timeout,
-    ) -> Response:
-        """After a response: recover a rejection, and keep the token off a redirect that leaves
-        the allowed origins.
-
-        A request causes at most one renewal and is resent once after it. A retry with a token
-        that another thread (or process) renewed is not a renewal: if that token was revoked in
-        the meantime, this request may still renew once (at most MAX_RESENDS sends in all,
-        never a loop)."""
-        if getattr(response, RESENT, False):
-            return response  # the other layer (adapter or hook) has recovered it already
-        # The object requests copies for a redirect from here: this hop's request as sent
-        # (after a resend, not the resent copy).
-        copied = response.request
-        while (
-            exchange.token is not None and not exchange.renewed and exchange.resends < MAX_RESENDS
-        ):
-            reason = rejection_reason(self.policy, response)
-            if reason is None or not self._may_carry(response.request.url):
-                break
-            response = self._resend(response, copied, exchange, reason, send, timeout)
-        if exchange.resends:
-            setattr(response, RESENT, True)
-        if response.is_redirect:
-            self._guard_redirect(response, copied, exchange)
-        return response
-
-    def _may_carry(self, url: str | None) -> bool:
-        """Whether a token may go to ``url``: an allowed origin, over https or to loopback (or
-        the user opted in to plain http)."""
-        origin = self.policy.origins.match(url)
-        if origin is None:
-            return False
-        try:
-            check_transport(origin, allow_insecure=self.policy.allow_insecure_http, what="a token")
-        except requests.RequestException:
-            return False
-        return True
-
-    def _resend(
-        self,
-        response: Response,
-        copied: PreparedRequest,
-        exchange: Exchange,
-        reason: str,
-        send: Callable[[PreparedRequest], Response],
-        timeout: Timeout,
-    ) -> Response:
-        assert exchange.token is not None
-        rejected_request = response.request
-        exchange.resends += 1
-        if self.policy.placement.present(rejected_request):
-            new, renewed = self.manager.after_rejection(exchange.token, timeout, reason)
-            exchange.renewed = exchange.renewed or renewed
+def respond(policy: Policy, response: Response, sent: Token | None) -> Flow[Outcome]:
+    """After a response to a request that carried ``sent``: recover a rejection (one renewal,
+    at most ``MAX_RESENDS`` resends), and decide what a redirect's next hop carries."""
+    if getattr(response, RESENT, False):
+        return Outcome(response, sent)  # the other layer (adapter or hook) recovered it
+    # The object requests copies for a redirect from here: this hop's request as sent (after
+    # a resend, not the resent copy).
+    copied = response.request
+    token, renewed, resends = sent, False, 0
+    while token is not None and not renewed and resends < MAX_RESENDS:
+        reason = rejection_reason(policy, response)
+        if reason is None:
+            break
+        rejected = response.request
+        if policy.placement.present(rejected):
+            issued: Issued = yield NeedToken(token, reason)
         else:
-            # The rejected request did not carry our token (a redirect hop that could not keep
-            # it, e.g. a Query placement): send it with the current one, nothing to renew.
+            # The rejected request did not carry our token (requests strips Authorization on
+            # a redirect to another allowed host): send it with the current one, no renewal.
             reason = f"{reason}, sent without a token"
-            new = self.manager.for_request(timeout)
-        exchange.token = new
-        prep = rejected_request.copy()
-        # Drain and release the rejected response (like HTTPDigestAuth.handle_401), so the
-        # connection goes back to the pool and the caller can still read it from history. A
-        # body that breaks off is not worth failing the recovery for.
-        try:
-            response.content  # noqa: B018
-        except Exception as exc:  # ChunkedEncodingError, ConnectionError, a decoding error
-            log.debug("could not read the rejected response's body (%s)", type(exc).__name__)
-        response.close()
+            issued = yield NeedToken(None, reason)
+        token, renewed, resends = issued.token, issued.renewed, resends + 1
+        yield Release(response)
+        prep = rejected.copy()
         if not replayable(prep):
             raise UnreplayableBodyError(
                 f"the server rejected the token ({reason}) and the request body is a generator "
                 "or a stream that cannot be rewound, so it was not resent; the token has been "
                 "renewed: send the request again with a fresh body (or a bytes/seekable body)",
                 response=response,
-                request=rejected_request,
+                request=rejected,
             )
         cookies = prep._cookies
         if cookies is not None:
-            extract_cookies_to_jar(cookies, rejected_request, response.raw)
+            extract_cookies_to_jar(cookies, rejected, response.raw)
             prep.headers.pop("Cookie", None)  # as resolve_redirects does: rebuilt from the jar
             prep.prepare_cookies(cookies)
-        put(self.policy.placement, prep, new.access_token)
-        # A redirect after this resend is copied from ``copied``: give it the new token too,
-        # so the next hop does not carry the rejected one.
-        put(self.policy.placement, copied, new.access_token)
+        put(policy.placement, prep, token.access_token)
+        # A redirect after this resend is copied from ``copied``: the new token goes there
+        # too, so the next hop does not carry the rejected one.
+        put(policy.placement, copied, token.access_token)
         log.debug(
-            "resending %s %s with token %s (%s)", prep.method, _path(prep), new.fingerprint, reason
+            "resending %s %s with token %s (%s)",
+            prep.method,
+            _path(prep),
+            token.fingerprint,
+            reason,
         )
-        resent = send(prep)
+        resent: Response = yield Send(prep)
         resent.history = [*response.history, response, *resent.history]
         resent.request = prep
-        return resent
+        response = resent
+    if resends:
+        setattr(response, RESENT, True)
+    carried = token
+    if response.is_redirect:
+        carried = _guard_redirect(policy, response, copied, token)
+    return Outcome(response, carried)
 
-    def _guard_redirect(
-        self, response: Response, copied: PreparedRequest, exchange: Exchange
-    ) -> None:
-        """requests copies a request for the next hop and strips only ``Authorization``, and
-        only on a host change: decide here, on every object it may copy, what the hop carries."""
-        request = response.request
-        target = urljoin(request.url or "", response.headers.get("location", ""))
-        keep = exchange.token is not None and self._may_carry(target)
-        token = exchange.token.access_token if keep and exchange.token else None
-        for each in {id(request): request, id(copied): copied}.values():
-            put(self.policy.placement, each, token)
+
+def _guard_redirect(
+    policy: Policy, response: Response, copied: PreparedRequest, token: Token | None
+) -> Token | None:
+    """requests copies a request for the next hop, builds its URL from ``Location``, and
+    strips only ``Authorization``, only on a host change: decide here, on every object it
+    may copy and on ``Location`` itself, what the hop carries."""
+    request = response.request
+    location = response.headers.get("location", "")
+    target = urljoin(request.url or "", location)
+    carried = token if token is not None and policy.may_carry(target) else None
+    value = carried.access_token if carried is not None else None
+    for each in {id(request): request, id(copied): copied}.values():
+        put(policy.placement, each, value)
+    if location:
+        response.headers["location"] = relocate(policy.placement, location, value)
+    return carried
+
+
+def send_flow(policy: Policy, request: PreparedRequest) -> Flow[Outcome]:
+    """One whole send: attach, send, respond (the adapter's flow)."""
+    sent = yield from attach(policy, request)
+    response: Response = yield Send(request)
+    return (yield from respond(policy, response, sent))
+
+
+# -- the driver -------------------------------------------------------------------------------
+
+
+def drive(
+    flow: Flow[T],
+    manager: TokenManager,
+    send: Callable[[PreparedRequest], Response],
+    timeout: Timeout,
+) -> T:
+    """Carry out a flow's actions: tokens from the manager (bounded by ``timeout``),
+    releases, sends. Returns what the flow returns."""
+    reply: Any = None
+    while True:
+        try:
+            action = flow.send(reply)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        if isinstance(action, NeedToken):
+            if action.rejected is None:
+                reply = Issued(manager.for_request(timeout))
+            else:
+                token, renewed = manager.after_rejection(action.rejected, timeout, action.reason)
+                reply = Issued(token, renewed)
+        elif isinstance(action, Release):
+            release(action.response)
+            reply = None
+        else:
+            reply = send(action.request)
+
+
+def release(response: Response) -> None:
+    """Drain and close, like ``HTTPDigestAuth.handle_401``. A body that breaks off is not
+    worth failing the recovery for."""
+    try:
+        response.content  # noqa: B018
+    except Exception as exc:  # ChunkedEncodingError, ConnectionError, a decoding error
+        log.debug("could not read the rejected response's body (%s)", type(exc).__name__)
+    response.close()
 
 
 def _path(request: PreparedRequest) -> str:
     """The request path without the query (a Query placement puts the token there)."""
     url = request.url or ""
     return url.split("?", 1)[0]
-
-
-def user_timeout(kwargs: dict[str, Any], default: float) -> Timeout:
-    """A user's ``timeout=`` wins for token requests made on their request's behalf."""
-    timeout = kwargs.get("timeout")
-    return default if timeout is None else timeout

@@ -30,6 +30,16 @@ def put(placement: Placement, request: PreparedRequest, token: str | None) -> No
         placement.apply(request, token)
 
 
+def relocate(placement: Placement, location: str, token: str | None) -> str:
+    """A redirect's ``Location`` as the next hop may follow it. requests builds the next URL
+    from this header, so a ``Query`` token in it would travel wherever it points (issue 7: a
+    ``return 301 https://new$request_uri`` keeps ``?access_token=``): our parameter is replaced
+    by ``token``, or removed when None. Other placements do not live in URLs."""
+    if isinstance(placement, Query):
+        return placement.rewrite_url(location, token)
+    return location
+
+
 class Header:
     """The token in a header: ``Header("X-Auth-Token")`` or
     ``Header("Authorization", template="Token {token}")``."""
@@ -116,18 +126,21 @@ class Query:
         return unquote_plus(segment.split("=", 1)[0]) == self.name
 
     def _rewrite(self, request: PreparedRequest, token: str | None) -> None:
-        """Edit the raw query segments: the caller's other parameters stay byte for byte
-        (no re-encoding of ``?flag``, ``a/b`` or latin-1 escapes: signed URLs keep working)."""
-        if not request.url:
-            return
-        parts = urlsplit(request.url)
+        if request.url:
+            request.url = self.rewrite_url(request.url, token)
+
+    def rewrite_url(self, url: str, token: str | None) -> str:
+        """``url`` (absolute or relative) carrying exactly ``token`` as our parameter, or none.
+        Edits the raw query segments: the caller's other parameters stay byte for byte (no
+        re-encoding of ``?flag``, ``a/b`` or latin-1 escapes: signed URLs keep working)."""
+        parts = urlsplit(url)
         segments = [s for s in parts.query.split("&") if s] if parts.query else []
         kept = [s for s in segments if not self._names(s)]
         if token is None and len(kept) == len(segments):
-            return
+            return url
         if token is not None:
             kept.append(f"{quote(self.name, safe='')}={quote(token, safe='')}")
-        request.url = urlunsplit(parts._replace(query="&".join(kept)))
+        return urlunsplit(parts._replace(query="&".join(kept)))
 
     def __repr__(self) -> str:
         return f"Query({self.name!r})"
