@@ -134,6 +134,11 @@ class SilentAuth(requests.auth.AuthBase):
     # -- public helpers -------------------------------------------------------------------
 
     @property
+    def account(self) -> Account:
+        """Whose token this is: (endpoint, user, client id, scope)."""
+        return self._manager.account
+
+    @property
     def token(self) -> Token | None:
         """The current token, or None before the first request."""
         return self._manager.token

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urljoin
 
 import requests
@@ -23,7 +23,6 @@ from requests.cookies import extract_cookies_to_jar
 from ._challenge import bearer_error
 from ._endpoint import Timeout
 from ._errors import UnreplayableBodyError
-from ._manager import TokenManager
 from ._origins import OriginSet, check_transport
 from ._placement import Placement, put, relocate
 from ._token import Token
@@ -249,9 +248,19 @@ def send_flow(policy: Policy, request: PreparedRequest) -> Flow[Outcome]:
 # -- the driver -------------------------------------------------------------------------------
 
 
+class Tokens(Protocol):
+    """What the driver asks for tokens (``TokenManager``; a fake in unit tests)."""
+
+    def for_request(self, timeout: Timeout) -> Token: ...
+
+    def after_rejection(
+        self, rejected: Token, timeout: Timeout, why: str
+    ) -> tuple[Token, bool]: ...
+
+
 def drive(
     flow: Flow[T],
-    manager: TokenManager,
+    manager: Tokens,
     send: Callable[[PreparedRequest], Response],
     timeout: Timeout,
 ) -> T:

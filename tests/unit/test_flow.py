@@ -1,0 +1,444 @@
+"""The request flow as a state machine: every decision proven without a socket or a clock.
+
+A flow is a generator; these tests feed it plain ``requests`` objects (a prepared request, a
+``Response`` built in memory) and check each action it yields, in order."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+from requests import PreparedRequest, Response
+from requests.structures import CaseInsensitiveDict
+
+from requests_silentauth import (
+    Bearer,
+    Header,
+    InsecureTransportError,
+    Query,
+    Token,
+    UnreplayableBodyError,
+)
+from requests_silentauth._flow import (
+    MAX_RESENDS,
+    RESENT,
+    Flow,
+    Issued,
+    NeedToken,
+    Outcome,
+    Policy,
+    Release,
+    Send,
+    attach,
+    drive,
+    rejection_reason,
+    release,
+    replayable,
+    respond,
+    send_flow,
+)
+from requests_silentauth._origins import OriginSet
+from requests_silentauth._placement import Placement
+
+API = "https://api.example.com"
+OLD, NEW, NEWER = Token("at-old"), Token("at-new"), Token("at-newer")
+
+
+def policy(
+    placement: Placement | None = None,
+    *,
+    origins: tuple[str, ...] = (API,),
+    reauth_on: tuple[int, ...] = (401,),
+    is_rejected: Callable[[Response], bool] | None = None,
+    allow_insecure_http: bool = False,
+) -> Policy:
+    return Policy(
+        origins=OriginSet.parse(origins),
+        placement=placement or Bearer(),
+        reauth_on=frozenset(reauth_on),
+        is_rejected=is_rejected,
+        allow_insecure_http=allow_insecure_http,
+    )
+
+
+def prepared(url: str = API + "/data", *, body: Any = None, method: str = "GET") -> PreparedRequest:
+    return requests.Request(method, url, data=body).prepare()
+
+
+class FakeRaw:
+    def __init__(self) -> None:
+        self.closed = self.released = False
+
+    def close(self) -> None:
+        self.closed = True
+
+    def release_conn(self) -> None:
+        self.released = True
+
+
+def answer(
+    request: PreparedRequest, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    r = Response()
+    r.status_code = status
+    r.headers = CaseInsensitiveDict(headers or {})
+    r.request = request
+    r.url = request.url or ""
+    r._content = b"{}"
+    r.raw = FakeRaw()
+    return r
+
+
+def sent_with(p: Policy, token: Token, url: str = API + "/data", **kw: Any) -> PreparedRequest:
+    request = prepared(url, **kw)
+    p.placement.apply(request, token.access_token)
+    return request
+
+
+def step(flow: Flow[Any], reply: Any = None) -> Any:
+    """The next action, or the flow's result (as ``("done", value)``)."""
+    try:
+        return flow.send(reply)
+    except StopIteration as stop:
+        return ("done", stop.value)
+
+
+# -- pure decisions ----------------------------------------------------------------------------
+
+
+def test_may_carry_needs_an_allowed_origin_and_a_safe_transport() -> None:
+    p = policy(origins=(API, "http://127.0.0.1:8080", "http://intranet.test"))
+    assert p.may_carry(API + "/x")
+    assert p.may_carry("http://127.0.0.1:8080/x")
+    assert not p.may_carry("http://intranet.test/x")  # plain http, not loopback
+    assert not p.may_carry("https://evil.example.com/x")
+    assert not p.may_carry(None)
+    assert not p.may_carry("")
+    insecure = policy(origins=("http://intranet.test",), allow_insecure_http=True)
+    assert insecure.may_carry("http://intranet.test/x")
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "expected"),
+    [
+        (401, {}, "status 401"),
+        (403, {}, None),
+        (200, {}, None),
+        (401, {"WWW-Authenticate": 'Bearer error="insufficient_scope"'}, None),
+        (401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}, "status 401"),
+    ],
+)
+def test_rejection_reason_by_status_and_challenge(
+    status: int, headers: dict[str, str], expected: str | None
+) -> None:
+    assert rejection_reason(policy(), answer(prepared(), status, headers)) == expected
+
+
+def test_rejection_reason_with_a_configured_403_and_is_rejected() -> None:
+    p = policy(reauth_on=(401, 403), is_rejected=lambda r: r.headers.get("X-Expired") == "1")
+    assert rejection_reason(p, answer(prepared(), 403)) == "status 403"
+    assert rejection_reason(p, answer(prepared(), 200, {"X-Expired": "1"})) == "is_rejected"
+    assert rejection_reason(p, answer(prepared(), 200, {"X-Expired": "0"})) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://other.example.com/data",
+        "http://api.example.com/data",
+        "https://api.example.com:8443/",
+    ],
+)
+def test_a_rejection_from_where_our_token_may_not_go_is_not_ours(url: str) -> None:
+    assert rejection_reason(policy(), answer(prepared(url), 401)) is None
+
+
+def test_replayable_bodies() -> None:
+    assert replayable(prepared(body=None))
+    assert replayable(prepared(body=b"bytes", method="POST"))
+    assert replayable(prepared(body="text", method="POST"))
+    stream = io.BytesIO(b"0123456789")
+    stream.seek(3)
+    request = prepared(body=stream, method="POST")
+    stream.read()
+    assert replayable(request)
+    assert stream.tell() == 3  # rewound to where the body started when it was attached
+    assert not replayable(prepared(body=(c for c in [b"a"]), method="POST"))
+
+
+# -- attach --------------------------------------------------------------------------------------
+
+
+def test_attach_asks_for_the_current_token_and_puts_it_on() -> None:
+    request = prepared()
+    flow = attach(policy(), request)
+    assert step(flow) == NeedToken(None, "request")
+    assert step(flow, Issued(OLD)) == ("done", OLD)
+    assert request.headers["Authorization"] == "Bearer at-old"
+
+
+def test_attach_to_another_origin_takes_our_token_off_and_asks_for_none() -> None:
+    request = prepared("https://elsewhere.example.com/")
+    request.headers["X-Token"] = "left-over"
+    assert step(attach(policy(Header("X-Token")), request)) == ("done", None)
+    assert "X-Token" not in request.headers
+
+
+def test_attach_refuses_plain_http_before_asking_for_a_token() -> None:
+    p = policy(origins=("http://intranet.test",))
+    with pytest.raises(InsecureTransportError):
+        step(attach(p, prepared("http://intranet.test/x")))
+
+
+def test_attach_to_loopback_over_plain_http() -> None:
+    flow = attach(policy(origins=("http://127.0.0.1:9",)), prepared("http://127.0.0.1:9/x"))
+    assert step(flow) == NeedToken(None, "request")
+
+
+# -- respond: recovery -----------------------------------------------------------------------------
+
+
+def test_an_accepted_answer_needs_nothing() -> None:
+    p = policy()
+    ok = answer(sent_with(p, OLD))
+    assert step(respond(p, ok, OLD)) == ("done", Outcome(ok, OLD))
+    assert not getattr(ok, RESENT, False)
+
+
+def test_a_rejection_renews_releases_and_resends_once() -> None:
+    p = policy()
+    original = sent_with(p, OLD, body=b"payload", method="POST")
+    rejected = answer(original, 401)
+    flow = respond(p, rejected, OLD)
+    assert step(flow) == NeedToken(OLD, "status 401")
+    assert step(flow, Issued(NEW, renewed=True)) == Release(rejected)
+    send = step(flow)
+    assert isinstance(send, Send)
+    resent_request = send.request
+    assert resent_request is not original
+    assert resent_request.headers["Authorization"] == "Bearer at-new"
+    assert resent_request.body == b"payload"
+    # requests copies the original object for a redirect after this: it carries the new token
+    assert original.headers["Authorization"] == "Bearer at-new"
+    final = answer(resent_request, 200)
+    done = step(flow, final)
+    assert done == ("done", Outcome(final, NEW))
+    assert final.history == [rejected]
+    assert final.request is resent_request
+    assert getattr(final, RESENT) is True
+
+
+def test_after_its_own_renewal_a_second_rejection_is_final() -> None:
+    p = policy()
+    flow = respond(p, answer(sent_with(p, OLD), 401), OLD)
+    step(flow)
+    step(flow, Issued(NEW, renewed=True))
+    send = step(flow)
+    again = answer(send.request, 401)
+    assert step(flow, again) == ("done", Outcome(again, NEW))
+
+
+def test_a_retry_with_another_callers_token_may_still_renew_once() -> None:
+    p = policy()
+    flow = respond(p, answer(sent_with(p, OLD), 401), OLD)
+    assert step(flow) == NeedToken(OLD, "status 401")
+    step(flow, Issued(NEW, renewed=False))  # replaced by another thread: no renewal here
+    first = step(flow)
+    second_rejection = answer(first.request, 401)
+    assert step(flow, second_rejection) == NeedToken(NEW, "status 401")
+    assert step(flow, Issued(NEWER, renewed=True)) == Release(second_rejection)
+    second = step(flow)
+    assert second.request.headers["Authorization"] == "Bearer at-newer"
+    last = answer(second.request, 401)
+    outcome = step(flow, last)[1]
+    assert outcome.response is last
+    assert [h.status_code for h in last.history] == [401, 401]
+
+
+def test_never_more_than_max_resends_even_without_a_renewal() -> None:
+    p = policy()
+    response = answer(sent_with(p, OLD), 401)
+    flow = respond(p, response, OLD)
+    sends = 0
+    action = step(flow)
+    while not (isinstance(action, tuple) and action[0] == "done"):
+        if isinstance(action, NeedToken):
+            action = step(flow, Issued(Token(f"t{sends}"), renewed=False))
+        elif isinstance(action, Release):
+            action = step(flow)
+        else:
+            sends += 1
+            action = step(flow, answer(action.request, 401))
+    assert sends == MAX_RESENDS == 2
+
+
+def test_no_recovery_without_a_token_sent() -> None:
+    p = policy()
+    rejected = answer(prepared(), 401)
+    assert step(respond(p, rejected, None)) == ("done", Outcome(rejected, None))
+
+
+def test_a_response_the_other_layer_resent_is_left_alone() -> None:
+    p = policy()
+    rejected = answer(sent_with(p, OLD), 401)
+    setattr(rejected, RESENT, True)
+    assert step(respond(p, rejected, OLD)) == ("done", Outcome(rejected, OLD))
+
+
+def test_a_rejection_from_another_origin_is_not_recovered() -> None:
+    p = policy()
+    rejected = answer(sent_with(p, OLD, "https://other.example.com/"), 401)
+    assert step(respond(p, rejected, OLD)) == ("done", Outcome(rejected, OLD))
+
+
+def test_a_request_that_lost_our_token_is_resent_with_the_current_one_without_renewing() -> None:
+    p = policy()
+    hop = prepared()  # requests stripped Authorization on a redirect to another allowed host
+    flow = respond(p, answer(hop, 401), OLD)
+    assert step(flow) == NeedToken(None, "status 401, sent without a token")
+    step(flow, Issued(OLD))
+    send = step(flow)
+    assert send.request.headers["Authorization"] == "Bearer at-old"
+
+
+def test_an_unreplayable_body_is_released_and_never_resent() -> None:
+    p = policy()
+    rejected = answer(sent_with(p, OLD, body=(c for c in [b"a"]), method="POST"), 401)
+    flow = respond(p, rejected, OLD)
+    step(flow)
+    assert step(flow, Issued(NEW, renewed=True)) == Release(rejected)
+    with pytest.raises(UnreplayableBodyError) as info:
+        step(flow)
+    assert info.value.response is rejected
+    assert "at-new" not in str(info.value) and "at-old" not in str(info.value)
+
+
+# -- respond: redirects --------------------------------------------------------------------------
+
+
+def redirect(request: PreparedRequest, location: str) -> Response:
+    return answer(request, 302, {"Location": location})
+
+
+@pytest.mark.parametrize("placement", [Bearer(), Header("X-Token"), Query("access_token")])
+def test_a_redirect_off_the_allowed_origins_carries_nothing_of_ours(placement: Placement) -> None:
+    p = policy(placement)
+    request = sent_with(p, OLD)
+    hop = redirect(request, "https://other.example.com/next?access_token=at-old&keep=1")
+    outcome = step(respond(p, hop, OLD))[1]
+    assert outcome.carried is None
+    assert not placement.present(request)
+    expected = "https://other.example.com/next?access_token=at-old&keep=1"
+    if isinstance(placement, Query):
+        expected = "https://other.example.com/next?keep=1"
+    assert hop.headers["location"] == expected
+
+
+@pytest.mark.parametrize(
+    "location",
+    ["//other.example.com/x?access_token=at-old", "http://api.example.com/x?access_token=at-old"],
+)
+def test_relative_and_downgraded_locations_lose_a_query_token(location: str) -> None:
+    p = policy(Query("access_token"))
+    hop = redirect(sent_with(p, OLD), location)
+    outcome = step(respond(p, hop, OLD))[1]
+    assert outcome.carried is None
+    assert "at-old" not in hop.headers["location"]
+
+
+def test_a_same_origin_redirect_carries_the_current_token_in_location_and_request() -> None:
+    p = policy(Query("access_token"))
+    request = sent_with(p, OLD)
+    hop = redirect(request, "/next?access_token=stale&x=1")
+    outcome = step(respond(p, hop, OLD))[1]
+    assert outcome.carried == OLD
+    assert hop.headers["location"] == "/next?x=1&access_token=at-old"
+    assert p.placement.present(request)
+
+
+def test_a_header_placement_leaves_location_alone() -> None:
+    p = policy(Bearer())
+    hop = redirect(sent_with(p, OLD), "/next?access_token=theirs")
+    step(respond(p, hop, OLD))
+    assert hop.headers["location"] == "/next?access_token=theirs"
+
+
+def test_a_redirect_after_a_resend_guards_the_original_request_too() -> None:
+    p = policy()
+    original = sent_with(p, OLD)
+    flow = respond(p, answer(original, 401), OLD)
+    step(flow)
+    step(flow, Issued(NEW, renewed=True))
+    send = step(flow)
+    hop = redirect(send.request, "https://other.example.com/")
+    outcome = step(flow, hop)[1]
+    assert outcome.carried is None
+    assert "Authorization" not in original.headers
+    assert "Authorization" not in send.request.headers
+
+
+# -- a whole send, and the driver ------------------------------------------------------------------
+
+
+class FakeManager:
+    def __init__(self, current: Token, renewed: Token) -> None:
+        self.current, self.renewed = current, renewed
+        self.calls: list[tuple[str, Any]] = []
+
+    def for_request(self, timeout: Any) -> Token:
+        self.calls.append(("for_request", timeout))
+        return self.current
+
+    def after_rejection(self, rejected: Token, timeout: Any, why: str) -> tuple[Token, bool]:
+        self.calls.append(("after_rejection", (rejected, timeout, why)))
+        self.current = self.renewed
+        return self.renewed, True
+
+
+def test_send_flow_attaches_sends_and_recovers() -> None:
+    p = policy()
+    request = prepared()
+    flow = send_flow(p, request)
+    assert step(flow) == NeedToken(None, "request")
+    assert step(flow, Issued(OLD)) == Send(request)
+    rejected = answer(request, 401)
+    assert step(flow, rejected) == NeedToken(OLD, "status 401")
+
+
+def test_drive_carries_out_every_action_with_the_timeout() -> None:
+    p = policy()
+    manager = FakeManager(OLD, NEW)
+    sent: list[str] = []
+    first: list[Response] = []
+
+    def send(request: PreparedRequest) -> Response:
+        sent.append(str(request.headers["Authorization"]))
+        response = answer(request, 401 if len(sent) == 1 else 200)
+        first.append(response)
+        return response
+
+    outcome = drive(send_flow(p, prepared()), manager, send, 7.5)
+    assert outcome.response.status_code == 200
+    assert sent == ["Bearer at-old", "Bearer at-new"]
+    assert manager.calls == [
+        ("for_request", 7.5),
+        ("after_rejection", (OLD, 7.5, "status 401")),
+    ]
+    raw = first[0].raw
+    assert raw.released  # the rejected answer went back to the pool before the resend
+
+
+def test_release_reads_and_closes_even_a_broken_body() -> None:
+    class Broken(FakeRaw):
+        def stream(self, *a: Any, **k: Any) -> Iterator[bytes]:
+            raise requests.exceptions.ChunkedEncodingError("cut")
+
+    r = Response()
+    r.status_code = 401
+    raw = Broken()
+    r.raw = raw
+    release(r)
+    assert raw.closed and raw.released
