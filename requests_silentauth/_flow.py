@@ -11,28 +11,28 @@ most one renewal and ``MAX_RESENDS`` resends, whichever entry point drives it.""
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urljoin
 
-import requests
 from requests import PreparedRequest, Response
 from requests.cookies import extract_cookies_to_jar
 
 from ._challenge import bearer_error
 from ._endpoint import Timeout
 from ._errors import UnreplayableBodyError
-from ._origins import OriginSet, check_transport
+from ._origins import OriginSet, check_transport, transport_ok
 from ._placement import Placement, put, relocate
 from ._token import Token
 
 log = logging.getLogger("requests_silentauth")
 T = TypeVar("T")
 
-#: Marks a response that is already the outcome of our recovery, so that no second layer
-#: (hook after adapter) re-authenticates again.
-RESENT = "_silentauth_resent"
+#: Responses that are already the outcome of our recovery, so that no second layer (hook after
+#: adapter) re-authenticates again.
+RESENT: weakref.WeakSet[Response] = weakref.WeakSet()
 #: The most sends after the original: a retry with another thread's renewed token, then at
 #: most one after this send's own renewal.
 MAX_RESENDS = 2
@@ -52,13 +52,7 @@ class Policy:
         """Whether a token may go to ``url``: an allowed origin, over https or to loopback (or
         the user opted in to plain http). The one check for recovery and redirects."""
         origin = self.origins.match(url)
-        if origin is None:
-            return False
-        try:
-            check_transport(origin, allow_insecure=self.allow_insecure_http, what="a token")
-        except requests.RequestException:
-            return False
-        return True
+        return origin is not None and transport_ok(origin, allow_insecure=self.allow_insecure_http)
 
 
 # -- the actions the flow yields, and what the driver answers ------------------------------
@@ -133,7 +127,7 @@ def replayable(request: PreparedRequest) -> bool:
     body = request.body
     if body is None or isinstance(body, bytes | str):
         return True
-    position = getattr(request, "_body_position", None)
+    position = request._body_position  # set by requests when it prepared the body
     seek = getattr(body, "seek", None)
     if isinstance(position, int) and seek is not None:
         try:
@@ -163,7 +157,7 @@ def attach(policy: Policy, request: PreparedRequest) -> Flow[Token | None]:
 def respond(policy: Policy, response: Response, sent: Token | None) -> Flow[Outcome]:
     """After a response to a request that carried ``sent``: recover a rejection (one renewal,
     at most ``MAX_RESENDS`` resends), and decide what a redirect's next hop carries."""
-    if getattr(response, RESENT, False):
+    if response in RESENT:
         return Outcome(response, sent)  # the other layer (adapter or hook) recovered it
     # The object requests copies for a redirect from here: this hop's request as sent (after
     # a resend, not the resent copy).
@@ -189,8 +183,7 @@ def respond(policy: Policy, response: Response, sent: Token | None) -> Flow[Outc
                 f"the server rejected the token ({reason}) and the request body is a generator "
                 "or a stream that cannot be rewound, so it was not resent; the token has been "
                 "renewed: send the request again with a fresh body (or a bytes/seekable body)",
-                response=response,
-                request=rejected,
+                response=response,  # requests takes the request from it
             )
         cookies = prep._cookies
         if cookies is not None:
@@ -213,7 +206,7 @@ def respond(policy: Policy, response: Response, sent: Token | None) -> Flow[Outc
         resent.request = prep
         response = resent
     if resends:
-        setattr(response, RESENT, True)
+        RESENT.add(response)
     carried = token
     if response.is_redirect:
         carried = _guard_redirect(policy, response, copied, token)
@@ -227,11 +220,11 @@ def _guard_redirect(
     strips only ``Authorization``, only on a host change: decide here, on every object it
     may copy and on ``Location`` itself, what the hop carries."""
     request = response.request
-    location = response.headers.get("location", "")
-    target = urljoin(request.url or "", location)
+    location = response.headers["location"]  # is_redirect: it is there
+    target = urljoin(response.url, location)  # as resolve_redirects joins it
     carried = token if token is not None and policy.may_carry(target) else None
     value = carried.access_token if carried is not None else None
-    for each in {id(request): request, id(copied): copied}.values():
+    for each in (request, copied):  # the same object twice is harmless: put() is idempotent
         put(policy.placement, each, value)
     if location:
         response.headers["location"] = relocate(policy.placement, location, value)

@@ -66,11 +66,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def transport_ok(origin: Origin, *, allow_insecure: bool) -> bool:
+    """Whether a secret may travel to ``origin``: over https, to a loopback address, or over
+    plain http because the user opted in (RFC 6749 §10.3, RFC 6750 §5.3)."""
+    return origin.scheme == "https" or allow_insecure or is_loopback(origin.host)
+
+
 def check_transport(url: str | Origin, *, allow_insecure: bool, what: str) -> None:
-    """Refuse to send ``what`` (a token, a password) over plain http unless the host is a
-    loopback address or the user opted in (RFC 6749 §10.3, RFC 6750 §5.3)."""
+    """Refuse to send ``what`` (a token, a password) where ``transport_ok`` says no."""
     origin = url if isinstance(url, Origin) else origin_of(url)
-    if origin.scheme == "https" or allow_insecure or is_loopback(origin.host):
+    if transport_ok(origin, allow_insecure=allow_insecure):
         return
     raise InsecureTransportError(
         f"refusing to send {what} over plain http to {origin}: use https, or pass "

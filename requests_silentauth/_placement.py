@@ -134,7 +134,7 @@ class Query:
         Edits the raw query segments: the caller's other parameters stay byte for byte (no
         re-encoding of ``?flag``, ``a/b`` or latin-1 escapes: signed URLs keep working)."""
         parts = urlsplit(url)
-        segments = [s for s in parts.query.split("&") if s] if parts.query else []
+        segments = [s for s in parts.query.split("&") if s]
         kept = [s for s in segments if not self._names(s)]
         if token is None and len(kept) == len(segments):
             return url
