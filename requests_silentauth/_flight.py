@@ -105,6 +105,7 @@ def fresh_copy(exc: Exception) -> Exception:
     one whose traceback points into another thread's frames."""
     try:
         copy = type(exc).__new__(type(exc), *exc.args)
+        copy.args = exc.args  # OSError's __new__ (requests' errors) leaves them to __init__
         copy.__dict__.update(exc.__dict__)
     except Exception:  # an exception type that cannot be rebuilt this way
         return TokenEndpointError(
