@@ -30,6 +30,7 @@ __all__ = [
     "Rungs",
     "carry_out",
     "log_in",
+    "login_now",
     "plan",
     "read_stored",
     "renew",
@@ -169,6 +170,14 @@ def renew(
             reason=reason,
         )
         return carry_out(step, rungs, remaining=remaining, login=login)
+
+
+def login_now(
+    rungs: Rungs, remaining: Callable[[], float], login: Callable[[float], Token]
+) -> Renewal:
+    """An explicit login (``silentauth login``): under the store lock, whatever it holds."""
+    with rungs.vault.lock():
+        return carry_out(Login("login requested"), rungs, remaining=remaining, login=login)
 
 
 def carry_out(

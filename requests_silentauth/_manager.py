@@ -22,7 +22,7 @@ from ._endpoint import Timeout, TokenClient, seconds
 from ._errors import SilentAuthError, TokenEndpointError
 from ._flight import Flight
 from ._grants import Grant
-from ._ladder import CORRUPT, Login, Renewal, Rungs, carry_out, log_in, read_stored, renew
+from ._ladder import Renewal, Rungs, log_in, login_now, read_stored, renew
 from ._secrets import PromptNeeded, Secret
 from ._store import Account, Store
 from ._token import Token
@@ -55,10 +55,7 @@ class TokenManager:
         monotonic: Callable[[], float] = time.monotonic,
         token_timeout: float = 10.0,
     ) -> None:
-        self.grant = grant
         self.vault = vault
-        self.client = client
-        self.leeway = leeway
         self.on_token = on_token
         self.prompt = prompt
         self.token_timeout = token_timeout
@@ -111,9 +108,10 @@ class TokenManager:
         token, renewal = self._current(deadline)
         if renewal is not None and renewal.how != "adopted":
             return token  # just issued
-        valid = self.grant.verify(self.client, token, self._remaining(deadline))
+        rungs = self._rungs
+        valid = rungs.grant.verify(rungs.client, token, self._remaining(deadline))
         if valid is None:
-            valid = not token.refresh_due(self.clock(), self.leeway)
+            valid = not token.refresh_due(self.clock(), rungs.leeway)
         if valid:
             log.debug("token %s verified", token.fingerprint)
             return token
@@ -130,7 +128,7 @@ class TokenManager:
         def work() -> _Outcome:
             self._loaded = True
             renewal = self._climb(
-                lambda remaining, login: renew_with_login(self._rungs, remaining, login),
+                functools.partial(login_now, self._rungs),
                 deadline,
                 given=given,
                 explicit=True,
@@ -323,13 +321,12 @@ class TokenManager:
             return
         self._loaded = True
         stored = read_stored(self.vault)
-        if stored is not CORRUPT and stored is not None and self._token is None:
-            assert isinstance(stored, Token)
+        if isinstance(stored, Token) and self._token is None:  # not None, not CORRUPT
             self._token = self._saved = stored
             log.debug("loaded token %s from %s", stored.fingerprint, self.vault.describe())
 
     def _usable(self, token: Token, now: float) -> bool:
-        if not token.refresh_due(now, self.leeway):
+        if not token.refresh_due(now, self._rungs.leeway):
             return True
         return now < self._early_retry_at and not token.is_expired(now)
 
@@ -349,14 +346,6 @@ class TokenManager:
 
     def _after_fork(self) -> None:
         self._flight.reset()
-
-
-def renew_with_login(
-    rungs: Rungs, remaining: Callable[[], float], login: Callable[[float], Token]
-) -> Renewal:
-    """An explicit login: under the store lock, whatever the store holds."""
-    with rungs.vault.lock():
-        return carry_out(Login("login requested"), rungs, remaining=remaining, login=login)
 
 
 # -- fork safety (behaviour 15) -------------------------------------------------------------

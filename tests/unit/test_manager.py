@@ -465,3 +465,12 @@ def test_verify_logs_in_without_asking_then_asks_and_renews(rig: Rig) -> None:
     assert second != first and rig.grant.refreshed == ["rt-1"]
     rig.grant.valid = None  # the grant cannot tell: the expiry decides
     assert rig.manager.verify(None) is second
+
+
+def test_an_explicit_login_prompts_outside_the_locks_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    rig = prompting_rig(monkeypatch, lambda rig: Secret("right", "prompt"))
+    rig.vault.set_token(Token("at-old", "rt-old", expires_at=T0 + 3600, issued_at=T0))
+    token = rig.manager.login(None, None, remember=True)
+    assert token.access_token == "at-1"  # a login whatever the store holds
+    assert rig.grant.logins == ["right"] and rig.vault.get_secret() == "right"
+    assert rig.seen == [token]
