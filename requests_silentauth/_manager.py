@@ -187,12 +187,8 @@ class TokenManager:
 
     def _after_rejection(self, rejected: Token, why: str, deadline: float) -> tuple[Token, bool]:
         while True:
-            current = self._token
-            if (
-                current is not None
-                and current.access_token != rejected.access_token
-                and not current.is_expired(self.clock())
-            ):
+            current = self._replacement(rejected)
+            if current is not None:
                 # Another thread replaced it already. (If that token was issued before whatever
                 # revoked this one, its rejection lets this request renew once: see Flow.)
                 log.debug(
@@ -234,12 +230,8 @@ class TokenManager:
 
     def _renew_rejected(self, rejected: Token, why: str, deadline: float) -> _Outcome:
         self._load_once()
-        current = self._token
-        if (
-            current is not None
-            and current.access_token != rejected.access_token
-            and not current.is_expired(self.clock())
-        ):
+        current = self._replacement(rejected)
+        if current is not None:
             return current, None
         renewal = self._ladder(f"token rejected ({why})", rejected, deadline)
         return renewal.token, renewal
@@ -324,6 +316,13 @@ class TokenManager:
         if isinstance(stored, Token) and self._token is None:  # not None, not CORRUPT
             self._token = self._saved = stored
             log.debug("loaded token %s from %s", stored.fingerprint, self.vault.describe())
+
+    def _replacement(self, rejected: Token) -> Token | None:
+        """The current token when it is no longer ``rejected`` (and not expired)."""
+        current = self._token
+        if current is None or current.access_token == rejected.access_token:
+            return None
+        return None if current.is_expired(self.clock()) else current
 
     def _usable(self, token: Token, now: float) -> bool:
         if not token.refresh_due(now, self._rungs.leeway):
