@@ -21,6 +21,7 @@ from ._origins import OriginSet, origin_of
 from ._placement import Bearer, Placement
 from ._store import Account, KeyringStore, Store
 from ._token import Token
+from ._vault import Vault
 
 __all__ = ["SilentAuth"]
 
@@ -82,14 +83,22 @@ class SilentAuth(requests.auth.AuthBase):
         self._client = TokenClient(token_session, allow_insecure_http=allow_insecure_http)
         self._manager = TokenManager(
             grant,
-            account=Account(grant.endpoint, account_user),
+            vault=Vault(
+                self.store,
+                Account(
+                    grant.endpoint,
+                    account_user,
+                    client_id=getattr(grant, "client_id", None),
+                    scope=getattr(grant, "scope", None),
+                ),
+            ),
             password=password,
-            store=self.store,
             client=self._client,
             leeway=leeway,
             on_token=on_token,
             prompt=prompt,
             login_backoff=login_backoff,
+            token_timeout=token_timeout,
         )
         self.policy = Policy(
             origins=origin_set,

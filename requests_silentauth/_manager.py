@@ -1,28 +1,42 @@
-"""The one stateful piece: the current token, the lock, and the refresh ladder.
+"""``TokenManager``, the one stateful piece: the current token, the single flight, and the pause
+after a failed early renewal. The decisions live in ``_ladder`` (which rung), ``_secrets``
+(which secret), ``_backoff`` (whether to try it) and ``_flight`` (who renews).
 
-Lock order, always: the manager's thread lock, then the store's per-account lock (a file lock
-for persistent stores). Threads of one process meet at the first; processes meet at the second
-and re-read the store inside it, so a token renewed by anyone is adopted, not renewed again."""
+Order, always: the flight (threads of this process), then the store's per-account lock
+(processes). No lock of ours is held while a token request is in flight, and none while user
+code runs: ``on_token`` is called once the flight has landed and the store lock is released
+(issue 7, behaviour 4), so a callback may use the auth again."""
 
 from __future__ import annotations
 
-import getpass
-import hashlib
-import json
+import functools
 import logging
-import sys
-import threading
+import os
 import time
+import weakref
 from collections.abc import Callable
 
-from ._endpoint import Timeout, TokenClient
-from ._errors import CredentialsNotFound, InvalidCredentials, SilentAuthError, StoreError
-from ._grants import Credentials, Grant
-from ._origins import origin_of
-from ._store import Account, Store, held
+from . import _secrets
+from ._backoff import Refusals
+from ._endpoint import Timeout, TokenClient, seconds
+from ._errors import SilentAuthError, TokenEndpointError
+from ._flight import Flight
+from ._grants import Grant
+from ._ladder import Renewal, Rungs, log_in, login_now, read_stored, renew
+from ._secrets import PromptNeeded, Secret
+from ._store import Account, Store
 from ._token import Token
+from ._vault import Vault
+
+__all__ = ["EARLY_RETRY_PAUSE", "TokenManager"]
 
 log = logging.getLogger("requests_silentauth")
+
+#: Seconds before a failed early renewal is tried again while the token is still valid.
+EARLY_RETRY_PAUSE = 5.0
+
+#: What a flight hands its followers: the token, and the renewal when one happened.
+_Outcome = tuple[Token, Renewal | None] | None
 
 
 class TokenManager:
@@ -30,85 +44,128 @@ class TokenManager:
         self,
         grant: Grant,
         *,
-        account: Account,
+        vault: Vault,
         password: str | None,
-        store: Store,
         client: TokenClient,
         leeway: float,
         on_token: Callable[[Token], object] | None,
         prompt: bool | None,
         login_backoff: float,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        token_timeout: float = 10.0,
     ) -> None:
-        self.grant = grant
-        self.account = account
-        self.store = store
-        self.client = client
-        self.leeway = leeway
+        self.vault = vault
         self.on_token = on_token
         self.prompt = prompt
-        self.login_backoff = login_backoff
-        self.clock = clock
+        self.token_timeout = token_timeout
+        self.clock = clock  # the wall clock tokens expire on
+        self.monotonic = monotonic  # deadlines
         self._password = password
-        self._lock = threading.Lock()
+        self._rungs = Rungs(grant, client, vault, leeway, clock)
+        self._refusals = Refusals(vault, login_backoff)
+        self._flight: Flight[_Outcome] = Flight()
         self._token: Token | None = None
+        # The token this process last read from or wrote to the store (to notice a logout, and
+        # to know the store's copy is ours when our last write failed).
+        self._saved: Token | None = None
         self._loaded = False
         self._early_retry_at = 0.0  # after a failed early renewal, not before this time
-        # The token this process last read from or wrote to the store (to notice a logout).
-        self._saved: Token | None = None
-        self._adopted = False  # whether the last renewal adopted another process's token
-        # (salted id of the refused secret, until when it is not tried again, the error)
-        self._refused: tuple[str, float, InvalidCredentials] | None = None
-
-    # -- reading ----------------------------------------------------------------------------
+        self._skew_warned = False
+        _live.add(self)
 
     @property
     def token(self) -> Token | None:
         return self._token
 
-    def _load_once(self) -> None:
-        """Read the store once per process; later reads happen only inside a renewal."""
-        if self._loaded:
-            return
-        self._loaded = True
-        stored = self._stored_token()
-        if stored is not None and self._token is None:
-            self._token = stored
-            self._saved = stored
-            log.debug("loaded token %s from %s", stored.fingerprint, self.store.describe())
+    @property
+    def account(self) -> Account:
+        return self.vault.account
 
-    def _stored_token(self) -> Token | None:
-        try:
-            return self.store.get_token(self.account)
-        except StoreError as exc:
-            if not exc.corrupt:
-                raise
-            log.warning("%s; logging in again", exc)
-            return None
+    @property
+    def store(self) -> Store:
+        return self.vault.store
 
-    # -- the two entry points ---------------------------------------------------------------
+    # -- the entry points -------------------------------------------------------------------
 
     def for_request(self, timeout: Timeout) -> Token:
         """A token to send now: the current one while it is fresh, else a renewed one."""
         token = self._token
-        if token is not None and self._usable_now(token):
+        if token is not None and self._usable(token, self.clock()):
             return token  # the per-request path: no lock, no store, no I/O
-        with self._lock:
-            self._load_once()
-            token = self._token
-            now = self.clock()
-            if token is not None and self._usable_now(token):
-                return token
-            if token is None:
-                reason = "no token yet"
-            elif token.is_expired(now):
-                reason = "token expired"
-            else:
-                reason = f"token expires in {token.expires_at - now:.0f}s"  # type: ignore[operator]
+        return self._current(self._deadline(timeout))[0]
+
+    def after_rejection(self, rejected: Token, timeout: Timeout, why: str) -> tuple[Token, bool]:
+        """The server refused ``rejected``. If another thread already replaced it, the current
+        token is returned with no request; otherwise the token is renewed (single flight). The
+        flag says whether this call renewed it (adopting another process's token is not a
+        renewal: if that token was revoked too, the request may still renew once, see Flow)."""
+        return self._after_rejection(rejected, why, self._deadline(timeout))
+
+    def verify(self, timeout: Timeout) -> Token:
+        """Ask the server whether the token is valid (no lock held meanwhile); renew if not."""
+        deadline = self._deadline(timeout)
+        token, renewal = self._current(deadline)
+        if renewal is not None and renewal.how != "adopted":
+            return token  # just issued
+        rungs = self._rungs
+        valid = rungs.grant.verify(rungs.client, token, self._remaining(deadline))
+        if valid is None:
+            valid = not token.refresh_due(self.clock(), rungs.leeway)
+        if valid:
+            log.debug("token %s verified", token.fingerprint)
+            return token
+        return self._after_rejection(token, "token failed verification", deadline)[0]
+
+    def login(self, password: str | None, timeout: Timeout, *, remember: bool) -> Token:
+        """Log in now, with ``password`` when given (else the usual lookup), whatever token is
+        held: what ``silentauth login`` does to verify a password before storing it. Always
+        tried (the back-off is for automatic logins); ``remember`` stores the password only
+        once the server accepted it."""
+        deadline = self._deadline(timeout)
+        given = password if password is not None else self._password
+
+        def work() -> _Outcome:
+            self._loaded = True
+            renewal = self._climb(
+                functools.partial(login_now, self._rungs),
+                deadline,
+                given=given,
+                explicit=True,
+            )
+            return renewal.token, renewal
+
+        outcome, _ = self._flight.run(work, deadline=deadline, clock=self.monotonic, share=False)
+        assert outcome is not None and outcome[1] is not None
+        if remember and password is not None:
+            self.vault.set_secret(password)
+        self._announce(outcome[1])
+        return outcome[0]
+
+    def forget(self, *, forget_password: bool) -> None:
+        def work() -> _Outcome:
+            with self.vault.lock():
+                self._token = self._saved = None
+                self._loaded = True
+                self.vault.set_token(None)
+                if forget_password:
+                    self.vault.delete_secret()
+                    self._refusals.clear()
+            return None
+
+        self._flight.run(work, deadline=float("inf"), clock=self.monotonic, share=False)
+
+    # -- renewing ---------------------------------------------------------------------------
+
+    def _current(self, deadline: float) -> tuple[Token, Renewal | None]:
+        """The fresh token, renewed (or shared from the flight in progress) when needed."""
+        while True:
             try:
-                return self._renew(reason, timeout, rejected=None)
+                outcome, led = self._flight.run(
+                    lambda: self._renew_if_due(deadline), deadline=deadline, clock=self.monotonic
+                )
             except SilentAuthError as exc:
-                now = self.clock()
+                token, now = self._token, self.clock()
                 if token is None or token.is_expired(now):
                     raise
                 # Like MSAL's early refresh: a failed early renewal keeps the valid token, and
@@ -121,25 +178,17 @@ class TokenManager:
                     type(exc).__name__,
                     token.fingerprint,
                 )
-                return token
+                return token, None
+            if outcome is None:
+                continue  # we followed a logout: renew now
+            if led and outcome[1] is not None:
+                self._announce(outcome[1])
+            return outcome if led else (outcome[0], None)
 
-    def _usable_now(self, token: Token) -> bool:
-        now = self.clock()
-        if not token.refresh_due(now, self.leeway):
-            return True
-        return now < self._early_retry_at and not token.is_expired(now)
-
-    def after_rejection(self, rejected: Token, timeout: Timeout, why: str) -> tuple[Token, bool]:
-        """The server refused ``rejected``. If another thread already replaced it, the current
-        token is returned with no request; otherwise the token is renewed (single flight). The
-        flag says whether this call renewed it."""
-        with self._lock:
-            current = self._token
-            if (
-                current is not None
-                and current.access_token != rejected.access_token
-                and not current.is_expired(self.clock())
-            ):
+    def _after_rejection(self, rejected: Token, why: str, deadline: float) -> tuple[Token, bool]:
+        while True:
+            current = self._replacement(rejected)
+            if current is not None:
                 # Another thread replaced it already. (If that token was issued before whatever
                 # revoked this one, its rejection lets this request renew once: see Flow.)
                 log.debug(
@@ -149,235 +198,166 @@ class TokenManager:
                     current.fingerprint,
                 )
                 return current, False
-            token = self._renew(f"token rejected ({why})", timeout, rejected=rejected)
-            # Adopting another process's token is not this request's renewal: if that token
-            # was revoked too, the request may still renew once (see Flow.handle).
-            return token, not self._adopted
+            outcome, led = self._flight.run(
+                functools.partial(self._renew_rejected, rejected, why, deadline),
+                deadline=deadline,
+                clock=self.monotonic,
+            )
+            if not led and (outcome is None or outcome[0].access_token == rejected.access_token):
+                continue  # the flight we followed did not replace our token: lead one
+            assert outcome is not None  # a flight we lead here always has a token
+            token, renewal = outcome
+            if not led:
+                return token, False
+            if renewal is not None:
+                self._announce(renewal)
+            return token, renewal is not None and renewal.how != "adopted"
 
-    def verify(self, timeout: Timeout) -> Token:
-        with self._lock:
-            self._load_once()
-            token = self._token
-            if token is None:
-                return self._renew("no token yet", timeout, rejected=None)
-            valid = self.grant.verify(self.client, token, timeout)
-            if valid is None:
-                valid = not token.refresh_due(self.clock(), self.leeway)
-            if valid:
-                log.debug("token %s verified", token.fingerprint)
-                return token
-            return self._renew("token failed verification", timeout, rejected=token)
+    def _renew_if_due(self, deadline: float) -> _Outcome:
+        """The leader's double check, then the ladder."""
+        self._load_once()
+        token, now = self._token, self.clock()
+        if token is not None and self._usable(token, now):
+            return token, None
+        if token is None:
+            reason = "no token yet"
+        elif token.is_expired(now) or token.expires_at is None:
+            reason = "token expired"
+        else:
+            reason = f"token expires in {token.expires_at - now:.0f}s"
+        renewal = self._ladder(reason, None, deadline)
+        return renewal.token, renewal
 
-    def login(self, password: str | None, timeout: Timeout, *, remember: bool) -> Token:
-        """Log in now, with ``password`` when given (else the usual lookup), whatever token is
-        held: what ``silentauth login`` does to verify a password before storing it."""
-        with self._lock, held(self.store.lock(self.account)):
-            self._loaded = True
-            saved = self._password
-            if password is not None:
-                self._password = password
-                self._refused = None
+    def _renew_rejected(self, rejected: Token, why: str, deadline: float) -> _Outcome:
+        self._load_once()
+        current = self._replacement(rejected)
+        if current is not None:
+            return current, None
+        renewal = self._ladder(f"token rejected ({why})", rejected, deadline)
+        return renewal.token, renewal
+
+    def _ladder(self, reason: str, rejected: Token | None, deadline: float) -> Renewal:
+        def climb(remaining: Callable[[], float], login: Callable[[float], Token]) -> Renewal:
+            return renew(
+                self._rungs,
+                ours=self._token,
+                saved=self._saved,
+                rejected=rejected,
+                reason=reason,
+                remaining=remaining,
+                login=login,
+            )
+
+        return self._climb(climb, deadline, given=self._password, explicit=False)
+
+    def _climb(
+        self,
+        climb: Callable[[Callable[[], float], Callable[[float], Token]], Renewal],
+        deadline: float,
+        *,
+        given: str | None,
+        explicit: bool,
+    ) -> Renewal:
+        """Run ``climb`` (under the store lock), and when it needs a prompt, ask outside every
+        lock and climb again: the store is re-read, so a login by another process meanwhile is
+        adopted and the answer is not used. Then publish the result (before any user code)."""
+        may_prompt = _secrets.may_prompt(self.prompt)
+        answer: Secret | None = None
+        while True:
+
+            def secret(answer: Secret | None = answer) -> Secret:
+                return _secrets.find(given, self.vault, answer=answer, prompt=may_prompt)
+
+            login = functools.partial(
+                log_in,
+                self._rungs,
+                username=self.account.username,
+                secret=secret,
+                refusals=self._refusals,
+                explicit=explicit,
+            )
             try:
-                token = self._login(timeout, explicit=True)
-            finally:
-                self._password = saved
-            self._install(token)
-            if remember and password is not None:
-                self.store.set_secret(self.account, password)
-            return token
-
-    def forget(self, *, forget_password: bool) -> None:
-        with self._lock, held(self.store.lock(self.account)):
-            self._token = None
-            self._saved = None
-            self._loaded = True
-            self.store.set_token(self.account, None)
-            if forget_password:
-                self.store.delete_secret(self.account)
-                self._clear_refusal()
-
-    # -- the ladder -------------------------------------------------------------------------
-
-    def _renew(self, reason: str, timeout: Timeout, *, rejected: Token | None) -> Token:
-        """Called with the thread lock held. Takes the store lock, re-reads the store (another
-        process may have renewed already), then refresh, then login."""
-        self._adopted = False
-        with held(self.store.lock(self.account)):
-            base = self._token
-            stored = self._stored_token()
-            if stored is None and base is not None and base is self._saved:
-                # The token we saved is gone from the store: a logout elsewhere (silentauth
-                # logout). Do not resurrect it with its refresh token; log in afresh.
-                log.debug(
-                    "token %s was removed from the store; not refreshing it", base.fingerprint
-                )
-                base = None
-                reason = "the stored token was removed (logout)"
-            if stored is not None and stored != base and _newer(stored, base):
-                usable = not stored.refresh_due(self.clock(), self.leeway)
-                if usable and (rejected is None or stored.access_token != rejected.access_token):
-                    log.debug("adopting token %s renewed by another process", stored.fingerprint)
-                    self._token = self._saved = stored
-                    self._adopted = True
-                    return stored
-                # Its refresh token is the newest (rotation by another process). A stored token
-                # older than ours (our last write failed) is not: its refresh token is spent.
-                base = stored
-            new: Token | None = None
-            if base is not None and base.refresh_token:
-                log.debug("refreshing token %s: %s", base.fingerprint, reason)
-                new = self.grant.refresh(self.client, base, timeout)
-                if new is None:
-                    reason = "refresh token refused (invalid_grant)"
-                else:
-                    new = new.with_refresh_fallback(base)
-            if new is None:
-                log.debug("logging in as %s: %s", self.account.username or "-", reason)
-                new = self._login(timeout)
-            self._install(new)
-            return new
-
-    def _install(self, token: Token) -> None:
-        """Persist first (a rotated refresh token must be saved before the new access token is
-        used, or a crash would leave a spent refresh token in the store), then publish."""
-        try:
-            self.store.set_token(self.account, token)
-            self._saved = token
-        except StoreError as exc:
-            log.warning("could not save the renewed token (%s); it is kept in memory", exc)
-        self._token = token
+                renewal = climb(functools.partial(self._remaining, deadline), login)
+                break
+            except PromptNeeded:
+                if answer is not None:
+                    raise _secrets.not_found(self.vault) from None
+                answer = _secrets.ask(self.account)
+                if answer is None:
+                    raise _secrets.not_found(self.vault) from None
+                # A person took their time: the token request gets a whole budget of its own.
+                deadline = self.monotonic() + self.token_timeout
+        self._token = renewal.token
+        if renewal.saved:
+            self._saved = renewal.token
         self._early_retry_at = 0.0
-        log.debug("new token %s, expires_at=%s", token.fingerprint, token.expires_at)
-        if self.on_token is not None:
-            self.on_token(token)
-
-    def _login(self, timeout: Timeout, *, explicit: bool = False) -> Token:
-        source: list[str] = []
-
-        def resolve() -> str:
-            secret, origin = self._secret()
-            source.append(origin)
-            if not explicit:  # an explicit login (silentauth login) always tries
-                self._check_refusal(secret)
-            return secret
-
-        credentials = Credentials(self.account.username or None, resolve)
-        try:
-            token = self.grant.login(self.client, credentials, timeout)
-        except InvalidCredentials as exc:
-            if credentials.used_secret and not exc.retry_at:
-                self._record_refusal(credentials.password, exc)
-            raise
-        if credentials.used_secret and (explicit or self._refused is not None):
-            self._clear_refusal()  # other processes may try this secret again at once
-        if source and source[0] == "prompt":
-            try:
-                self.store.set_secret(self.account, credentials.password)
-                log.debug("stored the password for %s after a login", self.account.username)
-            except StoreError as exc:
-                log.warning("could not store the password (%s); it will be asked again", exc)
-        return token
-
-    # -- no account lockouts: a refused secret is not tried again for login_backoff ---------
-    # The record lives in the store too, so a cron job starting a new process every minute
-    # does not retry a stale password every minute.
-
-    def _secret_id(self, secret: str) -> str:
-        return hashlib.sha256(f"{self.account.key()}\0{secret}".encode()).hexdigest()[:32]
-
-    def _check_refusal(self, secret: str) -> None:
-        if self.login_backoff <= 0:
-            return
-        refused = self._refused
-        if refused is None:
-            refused = self._stored_refusal()
-        self._refused = refused  # remembered, so a later success clears the stored record
-        if refused is None or refused[0] != self._secret_id(secret):
-            return
-        if self.clock() < refused[1]:
-            raise _still_refused(refused[2], refused[1], self.clock())
-
-    def _stored_refusal(self) -> tuple[str, float, InvalidCredentials] | None:
-        try:
-            raw = self.store.get_refusal(self.account)
-            if raw is None:
-                return None
-            data = json.loads(raw)
-            first = InvalidCredentials(
-                str(data["message"]), error=data.get("error"), retry_at=float(data["until"])
+        if renewal.clock_skew and not self._skew_warned:
+            self._skew_warned = True
+            log.warning(
+                "token %s had expired on arrival by this computer's clock (is the clock ahead "
+                "of the server's?); it is used until the server rejects it",
+                renewal.token.fingerprint,
             )
-            return str(data["id"]), float(data["until"]), first
-        except (StoreError, ValueError, KeyError, TypeError) as exc:
-            log.debug("ignoring the stored login refusal (%s)", type(exc).__name__)
+        return renewal
+
+    def _announce(self, renewal: Renewal) -> None:
+        """User code, called with no lock of ours held (behaviour 4)."""
+        if self.on_token is not None and renewal.how != "adopted":
+            self.on_token(renewal.token)
+
+    # -- small pieces -----------------------------------------------------------------------
+
+    def _load_once(self) -> None:
+        """Read the store once per process (in the leader); later reads happen in renewals."""
+        if self._loaded:
+            return
+        self._loaded = True
+        stored = read_stored(self.vault)
+        if isinstance(stored, Token) and self._token is None:  # not None, not CORRUPT
+            self._token = self._saved = stored
+            log.debug("loaded token %s from %s", stored.fingerprint, self.vault.describe())
+
+    def _replacement(self, rejected: Token) -> Token | None:
+        """The current token when it is no longer ``rejected`` (and not expired)."""
+        current = self._token
+        if current is None or current.access_token == rejected.access_token:
             return None
+        return None if current.is_expired(self.clock()) else current
 
-    def _record_refusal(self, secret: str, exc: InvalidCredentials) -> None:
-        if self.login_backoff <= 0:
-            return
-        until = self.clock() + self.login_backoff
-        exc.retry_at = until
-        self._refused = (self._secret_id(secret), until, exc)
-        record = {"id": self._refused[0], "until": until, "message": str(exc), "error": exc.error}
-        try:
-            self.store.set_refusal(self.account, json.dumps(record))
-        except StoreError as err:
-            log.debug("could not record the login refusal in the store (%s)", err)
+    def _usable(self, token: Token, now: float) -> bool:
+        if not token.refresh_due(now, self._rungs.leeway):
+            return True
+        return now < self._early_retry_at and not token.is_expired(now)
 
-    def _clear_refusal(self) -> None:
-        self._refused = None
-        try:
-            self.store.set_refusal(self.account, None)
-        except StoreError as err:
-            log.debug("could not clear the login refusal in the store (%s)", err)
+    def _deadline(self, timeout: Timeout) -> float:
+        """Every timeout is a deadline for the whole operation: waiting plus the request."""
+        return self.monotonic() + seconds(timeout, self.token_timeout)
 
-    def _secret(self) -> tuple[str, str]:
-        if self._password is not None:
-            return self._password, "given"
-        stored = self.store.get_secret(self.account)
-        if stored is not None:
-            return stored, "store"
-        if self._can_prompt():
-            where = origin_of(self.account.endpoint)
-            secret = getpass.getpass(
-                f"Password for {self.account.username or 'client'} at {where}: "
+    def _remaining(self, deadline: float) -> float:
+        left = deadline - self.monotonic()
+        if left <= 0:
+            raise TokenEndpointError(
+                "no time was left for the token request (the request's timeout was spent "
+                "waiting for the store lock); it is retried on the next request",
+                retryable=True,
             )
-            if secret:
-                return secret, "prompt"
-        user = self.account.username
-        raise CredentialsNotFound(
-            f"no password is stored for {user or 'the client'} at "
-            f"{origin_of(self.account.endpoint)} "
-            f"({self.store.describe()}); store one with: silentauth login --url "
-            f"{self.account.endpoint}" + (f" --username {user}" if user else "")
-        )
+        return left
 
-    def _can_prompt(self) -> bool:
-        if self.prompt is not None:
-            return self.prompt
-        try:
-            return sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()
-        except (AttributeError, ValueError):
-            return False
+    def _after_fork(self) -> None:
+        self._flight.reset()
 
 
-#: Seconds before a failed early renewal is tried again while the token is still valid.
-EARLY_RETRY_PAUSE = 5.0
+# -- fork safety (behaviour 15) -------------------------------------------------------------
+# A child forked while a thread of the parent was renewing inherits a flight that never lands.
+# Every live manager forgets it in the child, with fresh locks.
+
+_live: weakref.WeakSet[TokenManager] = weakref.WeakSet()
 
 
-def _newer(stored: Token, ours: Token | None) -> bool:
-    """Whether the stored token was issued after ours (so another process renewed it)."""
-    if ours is None:
-        return True
-    return (stored.issued_at or 0.0) >= (ours.issued_at or 0.0)
+def _reset_in_child() -> None:
+    for manager in list(_live):
+        manager._after_fork()
 
 
-def _still_refused(first: InvalidCredentials, until: float, now: float) -> InvalidCredentials:
-    wait = max(0, int(until - now + 0.999))
-    exc = InvalidCredentials(
-        f"{first} (not tried again for {wait}s to avoid locking the account; "
-        "store the right password with `silentauth login` to retry now)",
-        error=first.error,
-        error_description=first.error_description,
-        retry_at=until,
-    )
-    return exc
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_in_child)

@@ -218,12 +218,14 @@ def test_logout_forgets_tokens_but_keeps_the_password(
     from requests_silentauth import Account
 
     account = Account(server.token_url, USER)
+    # Tokens are kept per client (issue 7, behaviour 2); the password per (endpoint, user).
+    tokens = Account(server.token_url, USER, client_id=CLIENT_ID)
     store.set_secret(account, PASSWORD)
     session.auth = auth
     session.get(server.resource_url)
-    assert store.get_token(account) is not None
+    assert store.get_token(tokens) is not None
     auth.logout()
-    assert auth.token is None and store.get_token(account) is None
+    assert auth.token is None and store.get_token(tokens) is None
     assert store.get_secret(account) == PASSWORD
     auth.logout(forget_password=True)
     assert store.get_secret(account) is None

@@ -1,0 +1,88 @@
+"""The login back-off: pure decisions with ``now`` passed in, and its record kept in memory and
+in the vault."""
+
+from __future__ import annotations
+
+import pytest
+
+from requests_silentauth import Account, InvalidCredentials, MemoryStore, StoreError
+from requests_silentauth._backoff import Refusals, refusal, secret_id, still_refused
+from requests_silentauth._vault import Refusal, Vault
+
+ACCOUNT = Account("https://login.example.test/token", "alice", client_id="cli", scope="read")
+
+
+def test_the_secret_id_is_salted_with_the_secrets_account_and_hides_the_secret() -> None:
+    sid = secret_id(ACCOUNT, "hunter2")
+    assert len(sid) == 32 and "hunter2" not in sid
+    # one password serves every client and scope of (endpoint, user)
+    assert sid == secret_id(Account(ACCOUNT.endpoint, "alice"), "hunter2")
+    assert sid != secret_id(Account(ACCOUNT.endpoint, "bob"), "hunter2")
+    assert sid != secret_id(ACCOUNT, "hunter3")
+
+
+def test_a_refusal_lasts_the_backoff_for_that_secret_only() -> None:
+    first = InvalidCredentials("refused (invalid_grant)", error="invalid_grant")
+    record = refusal("id-1", first, now=100.0, backoff=60.0)
+    assert record == Refusal("id-1", 160.0, "refused (invalid_grant)", "invalid_grant")
+    error = still_refused(record, "id-1", now=100.0)
+    assert error is not None and error.retry_at == 160.0 and error.error == "invalid_grant"
+    assert "not tried again for 60s" in str(error) and "silentauth login" in str(error)
+    assert "not tried again for 1s" in str(still_refused(record, "id-1", now=159.5))
+    assert still_refused(record, "id-1", now=160.0) is None  # over
+    assert still_refused(record, "id-2", now=100.0) is None  # another secret: try it
+    assert still_refused(None, "id-1", now=100.0) is None
+
+
+class FlakyStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.broken = False
+
+    def get_refusal(self, account: Account) -> str | None:
+        if self.broken:
+            raise StoreError("keyring locked")
+        return super().get_refusal(account)
+
+    def set_refusal(self, account: Account, record: str | None) -> None:
+        if self.broken:
+            raise StoreError("keyring locked")
+        super().set_refusal(account, record)
+
+
+def test_a_refusal_is_seen_by_the_next_process_and_cleared_by_success() -> None:
+    store = MemoryStore()
+    first = Refusals(Vault(store, ACCOUNT), backoff=60.0)
+    exc = InvalidCredentials("refused")
+    first.record("wrong", exc, now=100.0)
+    assert exc.retry_at == 160.0
+    later = Refusals(Vault(store, ACCOUNT), backoff=60.0)  # another process
+    assert not later.known
+    with pytest.raises(InvalidCredentials) as info:
+        later.check("wrong", now=130.0)
+    assert info.value.retry_at == 160.0
+    later.check("right", now=130.0)  # a new secret is tried at once
+    assert later.known
+    later.clear()
+    assert Vault(store, ACCOUNT).get_refusal() is None
+    Refusals(Vault(store, ACCOUNT), backoff=60.0).check("wrong", now=130.0)
+
+
+def test_the_backoff_holds_in_memory_when_the_store_fails() -> None:
+    store = FlakyStore()
+    refusals = Refusals(Vault(store, ACCOUNT), backoff=60.0)
+    store.broken = True
+    refusals.record("wrong", InvalidCredentials("refused"), now=0.0)
+    with pytest.raises(InvalidCredentials):
+        refusals.check("wrong", now=1.0)
+    refusals.clear()  # the failing store does not stop a login either
+    refusals.check("wrong", now=1.0)
+
+
+def test_a_zero_backoff_records_and_blocks_nothing() -> None:
+    store = MemoryStore()
+    refusals = Refusals(Vault(store, ACCOUNT), backoff=0.0)
+    exc = InvalidCredentials("refused")
+    refusals.record("wrong", exc, now=0.0)
+    assert exc.retry_at is None and Vault(store, ACCOUNT).get_refusal() is None
+    refusals.check("wrong", now=0.0)

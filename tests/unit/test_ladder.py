@@ -1,0 +1,409 @@
+"""The renewal ladder: ``plan`` decided from explicit inputs, ``renew``/``log_in`` carried out
+against an in-memory grant and vault. Also the fakes the other unit tests of the manager use."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from requests_silentauth import Account, InvalidCredentials, MemoryStore, StoreError, Token
+from requests_silentauth._backoff import Refusals
+from requests_silentauth._endpoint import Timeout, TokenClient
+from requests_silentauth._grants import Credentials
+from requests_silentauth._ladder import (
+    CORRUPT,
+    Adopt,
+    Login,
+    Refresh,
+    Renewal,
+    Rungs,
+    carry_out,
+    log_in,
+    plan,
+    renew,
+)
+from requests_silentauth._secrets import Secret
+from requests_silentauth._vault import Vault
+
+ENDPOINT = "https://login.example.test/oauth/token"
+ACCOUNT = Account(ENDPOINT, "alice", client_id="cli")
+T0 = 1_000_000.0
+
+# -- fakes ------------------------------------------------------------------------------------
+
+
+class FakeClock:
+    """A clock that moves only when told."""
+
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class FakeGrant:
+    """An in-memory identity server: numbered tokens, rotation on every refresh, a set of
+    passwords it accepts, and a record of every call (with the timeout it was given)."""
+
+    endpoint = ENDPOINT
+    needs_username = True
+
+    def __init__(self, clock: Callable[[], float], *, password: str = "right") -> None:
+        self.clock = clock
+        self.passwords = {password}
+        self.lifetime: float | None = 3600.0
+        self.issued = 0
+        self.logins: list[str] = []  # the passwords presented
+        self.refreshed: list[str | None] = []  # the refresh tokens presented
+        self.timeouts: list[Timeout] = []
+        self.dead_refresh_tokens: set[str] = set()
+        self.fail: Exception | None = None  # raised by the next login or refresh
+        self.before: Callable[[str], None] | None = None  # runs first in every call
+        self.valid: bool | None = True  # verify's answer
+        self.sent_at = clock()
+
+    def new_token(self) -> Token:
+        self.issued += 1
+        now = self.sent_at  # like a real grant: the lifetime counts from when it was sent
+        expires = None if self.lifetime is None else now + self.lifetime
+        return Token(f"at-{self.issued}", f"rt-{self.issued}", expires_at=expires, issued_at=now)
+
+    def _enter(self, what: str, timeout: Timeout) -> None:
+        self.sent_at = self.clock()
+        self.timeouts.append(timeout)
+        if self.before is not None:
+            self.before(what)
+        if self.fail is not None:
+            fail, self.fail = self.fail, None
+            raise fail
+
+    def login(self, client: TokenClient, credentials: Credentials, timeout: Timeout) -> Token:
+        self._enter("login", timeout)
+        password = credentials.password
+        self.logins.append(password)
+        if password not in self.passwords:
+            raise InvalidCredentials("the server refused the login", error="invalid_grant")
+        return self.new_token()
+
+    def refresh(self, client: TokenClient, token: Token, timeout: Timeout) -> Token | None:
+        self.refreshed.append(token.refresh_token)
+        self._enter("refresh", timeout)
+        if token.refresh_token in self.dead_refresh_tokens:
+            return None
+        if token.refresh_token:
+            self.dead_refresh_tokens.add(token.refresh_token)  # rotation: spent once used
+        return self.new_token()
+
+    def verify(self, client: TokenClient, token: Token, timeout: Timeout) -> bool | None:
+        self.timeouts.append(timeout)
+        return self.valid
+
+    @property
+    def calls(self) -> int:
+        return len(self.logins) + len(self.refreshed)
+
+
+class FakeVault(Vault):
+    """A vault over a MemoryStore whose token reads and writes can be made to fail, and whose
+    lock says whether it is held (and can run something as it is taken)."""
+
+    def __init__(self, account: Account = ACCOUNT) -> None:
+        super().__init__(MemoryStore(), account)
+        self.held = False
+        self.corrupt = False
+        self.write_error: Exception | None = None
+        self.writes = 0
+        self.on_lock: Callable[[], None] | None = None
+
+    def get_token(self) -> Token | None:
+        if self.corrupt:
+            raise StoreError("the stored token is corrupt", corrupt=True)
+        return super().get_token()
+
+    def set_token(self, token: Token | None) -> None:
+        self.writes += 1
+        if self.write_error is not None:
+            raise self.write_error
+        super().set_token(token)
+        self.corrupt = False
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        assert not self.held, "the store lock is not reentrant"
+        if self.on_lock is not None:
+            self.on_lock()
+        self.held = True
+        try:
+            yield
+        finally:
+            self.held = False
+
+
+def token(
+    n: int, *, issued: float = T0, life: float | None = 3600.0, refresh: bool = True
+) -> Token:
+    return Token(
+        f"at-x{n}",
+        f"rt-x{n}" if refresh else None,
+        expires_at=None if life is None else issued + life,
+        issued_at=issued,
+    )
+
+
+def decide(**kwargs: Any) -> object:
+    kwargs.setdefault("ours", None)
+    kwargs.setdefault("saved", None)
+    kwargs.setdefault("stored", None)
+    kwargs.setdefault("rejected", None)
+    kwargs.setdefault("now", T0 + 10)
+    kwargs.setdefault("leeway", 30.0)
+    kwargs.setdefault("reason", "why")
+    return plan(**kwargs)
+
+
+# -- plan ---------------------------------------------------------------------------------------
+
+
+def test_nothing_anywhere_is_a_login() -> None:
+    assert decide() == Login("why")
+
+
+def test_our_own_token_in_the_store_is_refreshed() -> None:
+    ours = token(1)
+    assert decide(ours=ours, saved=ours, stored=ours) == Refresh(ours, "why")
+
+
+def test_a_newer_fresh_token_from_another_process_is_adopted() -> None:
+    ours, theirs = token(1), token(2, issued=T0 + 5)
+    assert decide(ours=ours, saved=ours, stored=theirs) == Adopt(theirs)
+    assert decide(ours=None, saved=None, stored=theirs) == Adopt(theirs)
+
+
+def test_a_token_stored_at_the_same_time_as_ours_is_adopted() -> None:
+    ours, theirs = token(1), token(2)
+    assert decide(ours=ours, saved=ours, stored=theirs) == Adopt(theirs)
+
+
+def test_the_rejected_token_is_not_adopted_but_its_refresh_token_is_used() -> None:
+    ours, theirs = token(1), token(2, issued=T0 + 5)
+    got = decide(ours=ours, saved=ours, stored=theirs, rejected=theirs)
+    assert got == Refresh(theirs, "why")
+
+
+def test_a_stored_token_due_for_renewal_is_not_adopted_but_refreshed() -> None:
+    ours, theirs = token(1), token(2, issued=T0 + 5, life=20)
+    assert decide(ours=ours, saved=ours, stored=theirs, now=T0 + 20) == Refresh(theirs, "why")
+
+
+def test_a_stored_token_older_than_ours_is_never_used() -> None:
+    # Its refresh token was spent by the refresh that gave us ours.
+    old, ours = token(1), token(2, issued=T0 + 5)
+    assert decide(ours=ours, saved=ours, stored=old) == Refresh(ours, "why")
+
+
+def test_after_a_failed_write_the_stale_stored_token_is_not_news() -> None:
+    # Behaviour 3: we saved ``old``, refreshed to ``ours`` and could not save it. The store still
+    # holds ``old``, whose refresh token the server rotated away: ours is refreshed, even when
+    # neither token says when it was issued.
+    old, ours = token(1, issued=T0), token(2, issued=T0 + 5)
+    assert decide(ours=ours, saved=old, stored=old) == Refresh(ours, "why")
+    bare_old = Token("at-a", "rt-a")
+    bare_ours = Token("at-b", "rt-b")
+    assert decide(ours=bare_ours, saved=bare_old, stored=bare_old) == Refresh(bare_ours, "why")
+
+
+def test_a_token_removed_after_we_saved_it_is_a_logout_elsewhere() -> None:
+    ours = token(1)
+    got = decide(ours=ours, saved=ours, stored=None)
+    assert isinstance(got, Login) and "logout" in got.reason
+
+
+def test_a_token_we_never_managed_to_save_is_refreshed() -> None:
+    ours = token(1)
+    assert decide(ours=ours, saved=None, stored=None) == Refresh(ours, "why")
+
+
+def test_a_corrupt_store_is_no_stored_token_and_no_logout() -> None:
+    ours = token(1)
+    assert decide(ours=ours, saved=ours, stored=CORRUPT) == Refresh(ours, "why")
+    assert decide(ours=None, saved=None, stored=CORRUPT) == Login("why")
+
+
+def test_a_token_without_a_refresh_token_means_a_login() -> None:
+    ours = token(1, refresh=False)
+    assert decide(ours=ours, saved=ours, stored=ours) == Login("why")
+
+
+# -- carrying it out ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def grant(clock: FakeClock) -> FakeGrant:
+    return FakeGrant(clock)
+
+
+@pytest.fixture
+def vault() -> FakeVault:
+    return FakeVault()
+
+
+@pytest.fixture
+def rungs(grant: FakeGrant, vault: FakeVault, clock: FakeClock) -> Rungs:
+    return Rungs(grant, TokenClient(), vault, 30.0, clock)
+
+
+def login_with(
+    rungs: Rungs, secret: Secret, *, explicit: bool = False, backoff: float = 60.0
+) -> Callable[[float], Token]:
+    refusals = Refusals(rungs.vault, backoff)
+
+    def login(timeout: float) -> Token:
+        return log_in(
+            rungs,
+            timeout,
+            username="alice",
+            secret=lambda: secret,
+            refusals=refusals,
+            explicit=explicit,
+        )
+
+    return login
+
+
+def test_renew_logs_in_and_persists_before_returning(rungs: Rungs, vault: FakeVault) -> None:
+    got = renew(
+        rungs,
+        ours=None,
+        saved=None,
+        rejected=None,
+        reason="no token yet",
+        remaining=lambda: 7.0,
+        login=login_with(rungs, Secret("right", "given")),
+    )
+    assert got == Renewal(got.token, "logged_in")
+    assert vault.get_token() == got.token
+    assert not vault.held
+
+
+def test_renew_adopts_without_a_token_request(
+    rungs: Rungs, vault: FakeVault, grant: FakeGrant
+) -> None:
+    theirs = token(9, issued=T0 + 1)
+    vault.set_token(theirs)
+    got = renew(
+        rungs,
+        ours=token(1),
+        saved=token(1),
+        rejected=None,
+        reason="r",
+        remaining=lambda: 7.0,
+        login=login_with(rungs, Secret("right", "given")),
+    )
+    assert got == Renewal(theirs, "adopted")
+    assert grant.calls == 0
+
+
+def test_a_dead_refresh_token_goes_on_to_a_login(rungs: Rungs, grant: FakeGrant) -> None:
+    ours = token(1)
+    grant.dead_refresh_tokens.add("rt-x1")
+    got = carry_out(
+        Refresh(ours, "r"),
+        rungs,
+        remaining=lambda: 3.0,
+        login=login_with(rungs, Secret("right", "given")),
+    )
+    assert got.how == "logged_in"
+    assert grant.refreshed == ["rt-x1"] and grant.logins == ["right"]
+    assert grant.timeouts == [3.0, 3.0]  # each call gets the seconds left
+
+
+def test_a_refresh_answer_without_refresh_token_keeps_ours(rungs: Rungs, grant: FakeGrant) -> None:
+    grant.new_token = lambda: Token("at-new", None, issued_at=T0)  # type: ignore[method-assign]
+    got = carry_out(Refresh(token(1), "r"), rungs, remaining=lambda: 3.0, login=lambda t: token(0))
+    assert got.how == "refreshed" and got.token.refresh_token == "rt-x1"
+
+
+@pytest.mark.parametrize("error", [StoreError("disk full"), RuntimeError("x"), KeyError("y")])
+def test_any_store_write_failure_keeps_the_token(
+    rungs: Rungs, vault: FakeVault, error: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    vault.write_error = error
+    with caplog.at_level(logging.WARNING, "requests_silentauth"):
+        got = carry_out(
+            Refresh(token(1), "r"), rungs, remaining=lambda: 3.0, login=lambda t: token(0)
+        )
+    assert got.how == "refreshed" and not got.saved
+    assert got.token.refresh_token == "rt-1"
+    assert "could not save" in caplog.text
+    assert "rt-1" not in caplog.text and "at-1" not in caplog.text
+
+
+def test_a_token_expired_on_arrival_gets_an_unknown_expiry(
+    rungs: Rungs, grant: FakeGrant, clock: FakeClock, vault: FakeVault
+) -> None:
+    grant.lifetime = 2.0
+    grant.before = lambda what: clock.advance(3.0)  # the answer took longer than its life
+    got = carry_out(
+        Login("r"), rungs, remaining=lambda: 5.0, login=login_with(rungs, Secret("right", "given"))
+    )
+    assert got.clock_skew and got.token.expires_at is None
+    assert vault.get_token() == got.token  # what is stored is what is used
+
+
+def test_a_prompted_secret_is_stored_only_after_the_login_worked(
+    rungs: Rungs, vault: FakeVault
+) -> None:
+    with pytest.raises(InvalidCredentials):
+        login_with(rungs, Secret("typo", "prompt"))(5.0)
+    assert vault.get_secret() is None
+    login_with(rungs, Secret("right", "prompt"))(5.0)
+    assert vault.get_secret() == "right"
+
+
+def test_a_given_or_stored_secret_is_not_written_back(rungs: Rungs, vault: FakeVault) -> None:
+    login_with(rungs, Secret("right", "given"))(5.0)
+    assert vault.get_secret() is None
+
+
+def test_a_refused_secret_waits_unless_the_login_is_explicit(
+    rungs: Rungs, grant: FakeGrant, clock: FakeClock
+) -> None:
+    login = login_with(rungs, Secret("wrong", "store"))
+    with pytest.raises(InvalidCredentials) as first:
+        login(5.0)
+    assert first.value.retry_at == T0 + 60
+    clock.advance(59)
+    with pytest.raises(InvalidCredentials, match="not tried again for 1s"):
+        login(5.0)
+    assert grant.logins == ["wrong"]
+    with pytest.raises(InvalidCredentials):
+        login_with(rungs, Secret("wrong", "store"), explicit=True)(5.0)
+    assert grant.logins == ["wrong", "wrong"]
+    clock.advance(61)
+    with pytest.raises(InvalidCredentials):
+        login(5.0)
+    assert len(grant.logins) == 3
+
+
+def test_success_clears_the_stored_refusal(
+    rungs: Rungs, vault: FakeVault, grant: FakeGrant
+) -> None:
+    with pytest.raises(InvalidCredentials):
+        login_with(rungs, Secret("wrong", "store"))(5.0)
+    assert vault.get_refusal() is not None
+    grant.passwords.add("wrong")  # e.g. an administrator reset it
+    login_with(rungs, Secret("wrong", "store"), explicit=True)(5.0)
+    assert vault.get_refusal() is None
