@@ -1,5 +1,9 @@
 """Where credentials and tokens live between runs: a small protocol and three stores.
 
+A store keeps text values by (account, name) and offers a per-account lock; nothing more
+(issue 7). What the values mean is the Vault's business (``_vault``, ``_codecs``), and values
+too big for one keyring entry are split by ``_chunking``, so a new backend is a few lines.
+
 Only this module imports ``keyring``, and only when a ``KeyringStore`` is first used, so
 ``import requests_silentauth`` never pays for keyring's backend discovery. Every store offers a
 per-account lock: a cross-process file lock for the persistent ones, so parallel CLI runs

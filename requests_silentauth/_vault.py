@@ -23,6 +23,16 @@ class Vault:
     """Uses only ``get``/``set``/``delete``/``lock``/``describe`` of its store."""
 
     def __init__(self, store: Store, account: Account) -> None:
+        missing = [m for m in ("get", "set", "delete", "lock", "describe") if not hasattr(store, m)]
+        if missing:
+            # A store written for the per-kind protocol before issue 7 (get_token, set_secret,
+            # ...): say how to migrate at construction, not with an AttributeError mid-request.
+            raise TypeError(
+                f"{type(store).__name__} is not a Store: it lacks {', '.join(missing)}. A store "
+                "keeps text values: get/set/delete(account, name), lock(account) and "
+                "describe(); the token and refusal records are encoded above it (see the "
+                "CHANGELOG for how to migrate a store written for get_token/set_token/...)"
+            )
         self.store = store
         self.account = account
 

@@ -61,6 +61,22 @@ def test_a_dict_with_five_methods_is_a_store() -> None:
     assert isinstance(DictKV(), Store)
 
 
+def test_a_store_of_the_old_per_kind_protocol_is_refused_with_how_to_migrate() -> None:
+    class OldStyle:
+        def get_token(self, account: Account) -> Token | None:
+            return None
+
+        def lock(self, account: Account) -> contextlib.AbstractContextManager[object]:
+            return threading.Lock()
+
+        def describe(self) -> str:
+            return "old"
+
+    with pytest.raises(TypeError, match="get, set, delete") as info:
+        Vault(OldStyle(), PLAIN)  # type: ignore[arg-type]
+    assert "CHANGELOG" in str(info.value)
+
+
 def test_values_go_under_the_right_account_and_name() -> None:
     kv = DictKV()
     vault = Vault(kv, ADMIN)
