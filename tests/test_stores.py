@@ -123,7 +123,9 @@ def test_repr_does_not_show_secrets(store: Store) -> None:
     assert TOKEN.access_token not in text
 
 
-def _hold_and_probe(store: Store, account: Account, probe: Account) -> tuple[bool, bool]:
+def _hold_and_probe(
+    store: Store, account: Account, probe: Account, patience: float = 0.3
+) -> tuple[bool, bool]:
     """Hold ``store.lock(account)``; in a thread take ``store.lock(probe)``. Returns whether
     the thread got in while the lock was held, and whether it got in after the release."""
     entered = threading.Event()
@@ -135,9 +137,11 @@ def _hold_and_probe(store: Store, account: Account, probe: Account) -> tuple[boo
     with store.lock(account):
         thread = threading.Thread(target=take, daemon=True)
         thread.start()
-        during = entered.wait(0.3)
-    after = entered.wait(10)
-    thread.join(10)
+        # Waiting ``patience`` for something that must NOT happen cannot fail on a slow
+        # machine; where it MUST happen, the caller gives it all the time it needs.
+        during = entered.wait(patience)
+    after = entered.wait(30)
+    thread.join(30)
     return during, after
 
 
@@ -152,7 +156,7 @@ def test_lock_is_a_context_manager_and_exclusive(store: Store) -> None:
 
 
 def test_locks_of_different_accounts_are_independent(store: Store) -> None:
-    during, _ = _hold_and_probe(store, ALICE, BOB)
+    during, _ = _hold_and_probe(store, ALICE, BOB, patience=30)
     assert during
 
 
@@ -338,7 +342,7 @@ def test_file_store_lock_timeout_becomes_store_error(tmp_path: Path) -> None:
     with holder.lock(ALICE):
         thread = threading.Thread(target=wait, daemon=True)
         thread.start()
-        thread.join(10)
+        thread.join(30)  # returns as soon as the 0.2 s lock timeout fires
     assert len(result) == 1
     assert isinstance(result[0], StoreError)
     assert "timed out" in str(result[0])
