@@ -1,5 +1,9 @@
 """Where credentials and tokens live between runs: a small protocol and three stores.
 
+A store keeps text values by (account, name) and offers a per-account lock; nothing more
+(issue 7). What the values mean is the Vault's business (``_vault``, ``_codecs``), and values
+too big for one keyring entry are split by ``_chunking``, so a new backend is a few lines.
+
 Only this module imports ``keyring``, and only when a ``KeyringStore`` is first used, so
 ``import requests_silentauth`` never pays for keyring's backend discovery. Every store offers a
 per-account lock: a cross-process file lock for the persistent ones, so parallel CLI runs
@@ -17,12 +21,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
+from ._chunking import CHUNK_BYTES, Chunked
 from ._errors import StoreError, clip
 from ._token import Token
 
-__all__ = ["Account", "FileStore", "KeyringStore", "MemoryStore", "Store"]
+if TYPE_CHECKING:
+    from ._vault import Vault
+
+__all__ = ["CHUNK_BYTES", "Account", "FileStore", "KeyringStore", "MemoryStore", "Store"]
 
 log = logging.getLogger("requests_silentauth")
 T = TypeVar("T")
@@ -50,25 +58,27 @@ class Account(NamedTuple):
         return Account(self.endpoint, self.username)
 
 
+#: The names the Vault uses (issue 7): the token set lives under the full account, the secret
+#: and the record of its refusal under ``account.secret_account()``.
+TOKEN, SECRET, REFUSED = "token", "secret", "refused"
+
+
 @runtime_checkable
 class Store(Protocol):
-    """Keeps a secret (password or client secret) and the current token set per account."""
+    """Text values by (account, name), and a per-account lock. What the values mean (the token
+    codec, the refusal record, which account each goes under) is the Vault's business, so a
+    store is a few lines over any key-value backend."""
 
-    def get_secret(self, account: Account) -> str | None: ...
-
-    def set_secret(self, account: Account, secret: str) -> None: ...
-
-    def delete_secret(self, account: Account) -> None: ...
-
-    def get_token(self, account: Account) -> Token | None: ...
-
-    def set_token(self, account: Account, token: Token | None) -> None: ...
-
-    def get_refusal(self, account: Account) -> str | None:
-        """The record of a refused login (opaque text), so other processes do not retry it."""
+    def get(self, account: Account, name: str) -> str | None:
+        """The value, or None when there is none. A value that cannot be read back is a
+        ``StoreError(corrupt=True)``; an unreachable backend a plain ``StoreError``."""
         ...
 
-    def set_refusal(self, account: Account, record: str | None) -> None: ...
+    def set(self, account: Account, name: str, value: str) -> None: ...
+
+    def delete(self, account: Account, name: str) -> None:
+        """Remove the value; deleting what is not there is not an error."""
+        ...
 
     def lock(self, account: Account) -> contextlib.AbstractContextManager[object]:
         """Held while a token is renewed: other holders (threads, processes) wait, then re-read."""
@@ -77,57 +87,58 @@ class Store(Protocol):
     def describe(self) -> str: ...
 
 
-def _decode_token(raw: str, where: str) -> Token:
-    try:
-        return Token.from_dict(json.loads(raw))
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise StoreError(
-            f"the token stored in {where} is corrupt ({type(exc).__name__}); it will be replaced "
-            "by the next login, or clear it with `silentauth logout`",
-            corrupt=True,
-        ) from None
+class _Compat:
+    """compat: removed once the manager uses Vault. The per-kind methods of the old Store
+    protocol, implemented once over the key-value methods and the Vault's codecs, for the
+    modules that still call them."""
+
+    def get_secret(self: Store, account: Account) -> str | None:
+        return _vault(self, account).get_secret()
+
+    def set_secret(self: Store, account: Account, secret: str) -> None:
+        _vault(self, account).set_secret(secret)
+
+    def delete_secret(self: Store, account: Account) -> None:
+        _vault(self, account).delete_secret()
+
+    def get_token(self: Store, account: Account) -> Token | None:
+        return _vault(self, account).get_token()
+
+    def set_token(self: Store, account: Account, token: Token | None) -> None:
+        _vault(self, account).set_token(token)
+
+    def get_refusal(self: Store, account: Account) -> str | None:
+        return self.get(account.secret_account(), REFUSED)
+
+    def set_refusal(self: Store, account: Account, record: str | None) -> None:
+        if record is None:
+            self.delete(account.secret_account(), REFUSED)
+        else:
+            self.set(account.secret_account(), REFUSED, record)
 
 
-def _encode_token(token: Token) -> str:
-    return json.dumps(token.to_dict(), separators=(",", ":"))
+def _vault(store: Store, account: Account) -> Vault:
+    from ._vault import Vault  # the Vault sits above this module
+
+    return Vault(store, account)
 
 
-class MemoryStore:
+class MemoryStore(_Compat):
     """Keeps nothing beyond the process. Share one instance between auths to share tokens."""
 
     def __init__(self) -> None:
-        self._secrets: dict[Account, str] = {}
-        self._tokens: dict[Account, Token] = {}
-        self._refusals: dict[Account, str] = {}
+        self._values: dict[tuple[Account, str], str] = {}
         self._guard = threading.Lock()
         self._locks: dict[Account, threading.Lock] = {}
 
-    def get_secret(self, account: Account) -> str | None:
-        return self._secrets.get(account)
+    def get(self, account: Account, name: str) -> str | None:
+        return self._values.get((account, name))
 
-    def set_secret(self, account: Account, secret: str) -> None:
-        self._secrets[account] = secret
+    def set(self, account: Account, name: str, value: str) -> None:
+        self._values[(account, name)] = value
 
-    def delete_secret(self, account: Account) -> None:
-        self._secrets.pop(account, None)
-
-    def get_token(self, account: Account) -> Token | None:
-        return self._tokens.get(account)
-
-    def set_token(self, account: Account, token: Token | None) -> None:
-        if token is None:
-            self._tokens.pop(account, None)
-        else:
-            self._tokens[account] = token
-
-    def get_refusal(self, account: Account) -> str | None:
-        return self._refusals.get(account)
-
-    def set_refusal(self, account: Account, record: str | None) -> None:
-        if record is None:
-            self._refusals.pop(account, None)
-        else:
-            self._refusals[account] = record
+    def delete(self, account: Account, name: str) -> None:
+        self._values.pop((account, name), None)
 
     def lock(self, account: Account) -> contextlib.AbstractContextManager[object]:
         with self._guard:
@@ -137,7 +148,8 @@ class MemoryStore:
         return "memory (nothing is kept after the process ends)"
 
     def __repr__(self) -> str:
-        return f"MemoryStore(<{len(self._secrets)} secrets, {len(self._tokens)} tokens>)"
+        names = [name for _, name in list(self._values)]
+        return f"MemoryStore(<{names.count(SECRET)} secrets, {names.count(TOKEN)} tokens>)"
 
 
 class _FileLock:
@@ -177,9 +189,15 @@ def _file_lock(path: Path, timeout: float) -> contextlib.AbstractContextManager[
     return _FileLock(path, timeout)
 
 
-class FileStore:
+class FileStore(_Compat):
     """A JSON file, mode 0600, written atomically (temp file + rename). The explicit opt-in for
-    machines without a keyring: secrets are protected by file permissions only."""
+    machines without a keyring: secrets are protected by file permissions only.
+
+    One JSON object per account, under ``account.key()`` (so tokens of different clients and
+    scopes never meet): who it is for, and its values by name."""
+
+    #: Fields of an account's object that say whose it is; never value names.
+    _META = ("endpoint", "username", "client_id", "scope")
 
     def __init__(self, path: str | os.PathLike[str], *, lock_timeout: float = 60.0) -> None:
         self.path = Path(path).expanduser()
@@ -193,9 +211,13 @@ class FileStore:
             return {}
         except OSError as exc:
             raise StoreError(f"cannot read {self.path}: {exc.strerror}") from exc
+        except ValueError:  # not UTF-8
+            raise StoreError(
+                f"{self.path} is not valid JSON; move it aside and log in again", corrupt=True
+            ) from None
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[...]]]]" (issue 7, 14)
             raise StoreError(
                 f"{self.path} is not valid JSON; move it aside and log in again", corrupt=True
             ) from None
@@ -220,49 +242,57 @@ class FileStore:
                     os.unlink(tmp)
             raise StoreError(f"cannot write {self.path}: {exc.strerror}") from exc
 
-    def _update(self, account: Account, field: str, value: Any) -> None:
+    def _update(self, account: Account, name: str, value: str | None) -> None:
+        if name in self._META:
+            raise ValueError(f"{name!r} is not a usable value name in a FileStore")
         with self._guard, _file_lock(self._lockpath(), self.lock_timeout):
             data = self._read()
-            entry = data.setdefault(account.key(), {})
-            entry["endpoint"], entry["username"] = account.endpoint, account.username
+            entry = data.get(account.key())
+            if not isinstance(entry, dict):
+                entry = {}
             if value is None:
-                entry.pop(field, None)
+                if name not in entry:
+                    return  # nothing to delete: the file is not rewritten (or created)
+                del entry[name]
             else:
-                entry[field] = value
+                entry[name] = value
+            if any(key not in self._META for key in entry):
+                for key, meta in zip(self._META, account, strict=True):
+                    if meta is not None:
+                        entry[key] = meta
+                data[account.key()] = entry
+            else:
+                data.pop(account.key(), None)  # a logout leaves no trace of the account
             self._write(data)
 
     def _lockpath(self) -> Path:
         return self.path.with_name(self.path.name + ".lock")
 
-    def _entry(self, account: Account) -> dict[str, Any]:
-        entry = self._read().get(account.key(), {})
-        return entry if isinstance(entry, dict) else {}
+    def get(self, account: Account, name: str) -> str | None:
+        if name in self._META:
+            raise ValueError(f"{name!r} is not a usable value name in a FileStore")
+        entry = self._read().get(account.key())
+        value = entry.get(name) if isinstance(entry, dict) else None
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, dict):
+            # Before issue 7 the token set was kept as a JSON object: hand it to the codec as
+            # text, which judges it like any other value.
+            try:
+                return json.dumps(value)
+            except (ValueError, RecursionError):
+                pass
+        raise StoreError(
+            f"the {name} of {account.username or '-'} in {self.path} is not text; it will be "
+            "replaced when written again, or move the file aside",
+            corrupt=True,
+        )
 
-    def get_secret(self, account: Account) -> str | None:
-        value = self._entry(account).get("secret")
-        return value if isinstance(value, str) else None
+    def set(self, account: Account, name: str, value: str) -> None:
+        self._update(account, name, value)
 
-    def set_secret(self, account: Account, secret: str) -> None:
-        self._update(account, "secret", secret)
-
-    def delete_secret(self, account: Account) -> None:
-        self._update(account, "secret", None)
-
-    def get_token(self, account: Account) -> Token | None:
-        raw = self._entry(account).get("token")
-        if raw is None:
-            return None
-        return _decode_token(json.dumps(raw), str(self.path))
-
-    def set_token(self, account: Account, token: Token | None) -> None:
-        self._update(account, "token", None if token is None else token.to_dict())
-
-    def get_refusal(self, account: Account) -> str | None:
-        value = self._entry(account).get("refused")
-        return value if isinstance(value, str) else None
-
-    def set_refusal(self, account: Account, record: str | None) -> None:
-        self._update(account, "refused", record)
+    def delete(self, account: Account, name: str) -> None:
+        self._update(account, name, None)
 
     def lock(self, account: Account) -> contextlib.AbstractContextManager[object]:
         name = f"{self.path.name}.{account.key()[:12]}.lock"
@@ -275,11 +305,6 @@ class FileStore:
         return f"FileStore({str(self.path)!r})"
 
 
-#: Windows Credential Manager refuses secrets over 2,560 bytes of UTF-16; values are split into
-#: parts of at most this many UTF-16 bytes (room left for the head's prefix) on every platform,
-#: so a store written on one works on all.
-CHUNK_BYTES = 2400
-_HEAD = "sa1:"
 _NO_BACKEND_HELP = (
     "install and start a Secret Service (for example gnome-keyring) and a D-Bus session, "
     "choose a backend with PYTHON_KEYRING_BACKEND, or pass store=FileStore(path) "
@@ -287,11 +312,15 @@ _NO_BACKEND_HELP = (
 )
 
 
-class KeyringStore:
-    """The OS keyring (``keyring`` package). Each account keeps its secret under the user name
-    and its token set under ``<user>|token``, in a service named after the login endpoint.
-    Values over ``CHUNK_BYTES`` of UTF-16 are split across entries ``<name>#<digest>#2``,
-    ``#3`` ... behind a head that carries their count and checksum."""
+class KeyringStore(_Compat):
+    """The OS keyring (``keyring`` package), in a service named after the login endpoint.
+
+    Entry names: the secret under the user name, other values under ``<user>|<name>`` (the
+    token set ``<user>|token``): the names earlier versions used, so stored logins survive an
+    upgrade and stay readable by other tools (``keyring get SERVICE USER``). An account naming
+    a client or scope gets ``<user>|<name>|<key>`` (``account.key()[:12]``), so a read-only
+    client never reads an admin client's token (issue 7 behaviour 2). Values over
+    ``CHUNK_BYTES`` of UTF-16 are split by ``Chunked`` (see ``_chunking``)."""
 
     def __init__(
         self,
@@ -305,6 +334,7 @@ class KeyringStore:
         self.attempts = max(1, attempts)
         self.lock_timeout = lock_timeout
         self._lock_dir = Path(lock_dir) if lock_dir is not None else None
+        self._values = Chunked(_KeyringEntries(self), CHUNK_BYTES, where=self._where)
 
     # -- naming ---------------------------------------------------------------------------
 
@@ -312,13 +342,24 @@ class KeyringStore:
         return self.service or f"requests-silentauth {account.endpoint}"
 
     def entry_for(self, account: Account, kind: str = "") -> str:
-        """The entry name of an account's secret (``kind`` "") or its ``token``/``refused``
-        record. The default service is per endpoint, so the user name suffices; a service
-        named by the caller may hold several endpoints, so the endpoint joins the name."""
-        name = (
+        """The entry name of an account's value ``kind`` ("" or "secret" for the secret). The
+        default service is per endpoint, so the user name suffices; a service named by the
+        caller may hold several endpoints, so the endpoint joins the name. The chunk parts of
+        a value (``<name>#...``) are named after its entry."""
+        stem, sep, rest = (kind or SECRET).partition("#")
+        base = (
             account.username if self.service is None else f"{account.username}@{account.endpoint}"
         )
-        return f"{name}|{kind}" if kind else name
+        if account.client_id is not None or account.scope is not None:
+            entry = f"{base}|{stem}|{account.key()[:12]}"
+        else:
+            entry = base if stem == SECRET else f"{base}|{stem}"
+        return entry + sep + rest
+
+    def _where(self, account: Account, name: str) -> str:
+        return (
+            f"the keyring entry {self.entry_for(account, name)!r} of {self.service_for(account)!r}"
+        )
 
     # -- keyring access, bounded retries, clear errors ------------------------------------
 
@@ -367,114 +408,16 @@ class KeyringStore:
             raise StoreError(f"no usable keyring backend was found: {_NO_BACKEND_HELP}")
         return backend
 
-    def _get(self, service: str, name: str) -> str | None:
-        backend = self._backend()
-        value: str | None = self._call("read a value", lambda: backend.get_password(service, name))
-        return value
-
-    def _set(self, service: str, name: str, value: str) -> None:
-        backend = self._backend()
-        self._call("store a value", lambda: backend.set_password(service, name, value))
-
-    def _delete(self, service: str, name: str) -> None:
-        import keyring.errors
-
-        backend = self._backend()
-
-        def delete() -> None:
-            with contextlib.suppress(keyring.errors.PasswordDeleteError):
-                backend.delete_password(service, name)
-
-        self._call("delete a value", delete)
-
-    # -- chunked values ---------------------------------------------------------------------
-
-    def _read_value(self, service: str, name: str) -> str | None:
-        head = self._get(service, name)
-        if head is None or not head.startswith(_HEAD):
-            return head
-        count, digest, first = _parse_head(head, name, service)
-        parts = [first]
-        for i in range(2, count + 1):
-            part = self._get(service, _part_name(name, digest, i))
-            if part is None:
-                raise StoreError(
-                    f"the keyring entry {name!r} of {service!r} is missing part {i} of {count}",
-                    corrupt=True,
-                )
-            parts.append(part)
-        value = "".join(parts)
-        if _digest(value) != digest:
-            raise StoreError(
-                f"the keyring entry {name!r} of {service!r} does not match its checksum",
-                corrupt=True,
-            )
-        return value
-
-    def _old_parts(self, service: str, name: str) -> tuple[bool, list[str]]:
-        """Whether ``name`` exists, and the names of its parts (other than the head)."""
-        head = self._get(service, name)
-        if head is None or not head.startswith(_HEAD):
-            return head is not None, []
-        try:
-            count, digest, _ = _parse_head(head, name, service)
-        except StoreError:
-            return True, []
-        return True, [_part_name(name, digest, i) for i in range(2, count + 1)]
-
-    def _write_value(self, service: str, name: str, value: str | None) -> None:
-        """Parts are named after the value's digest (one generation each): the new parts are
-        written beside the old ones, the head switches to them in one write (the commit
-        point), then the old generation is deleted. A failure anywhere before the head write
-        leaves the previous value readable."""
-        existed, old_parts = self._old_parts(service, name)
-        if value is None:
-            if existed:
-                self._delete(service, name)  # the head first: no head pointing at no parts
-            for part_name in old_parts:
-                self._delete(service, part_name)
-            return
-        if _utf16_size(value) <= CHUNK_BYTES and not value.startswith(_HEAD):
-            parts, head = [value], value
-        else:
-            parts = _split_utf16(value, CHUNK_BYTES)
-            digest = _digest(value)
-            head = f"{_HEAD}{len(parts)}:{digest}:{parts[0]}"
-        new_names = [_part_name(name, _digest(value), i) for i in range(2, len(parts) + 1)]
-        for part_name, part in zip(new_names, parts[1:], strict=True):
-            self._set(service, part_name, part)
-        self._set(service, name, head)
-        for part_name in old_parts:
-            if part_name not in new_names:
-                self._delete(service, part_name)
-
     # -- Store protocol -------------------------------------------------------------------
 
-    def get_secret(self, account: Account) -> str | None:
-        return self._read_value(self.service_for(account), self.entry_for(account))
+    def get(self, account: Account, name: str) -> str | None:
+        return self._values.get(account, name)
 
-    def set_secret(self, account: Account, secret: str) -> None:
-        self._write_value(self.service_for(account), self.entry_for(account), secret)
+    def set(self, account: Account, name: str, value: str) -> None:
+        self._values.set(account, name, value)
 
-    def delete_secret(self, account: Account) -> None:
-        self._write_value(self.service_for(account), self.entry_for(account), None)
-
-    def get_token(self, account: Account) -> Token | None:
-        raw = self._read_value(self.service_for(account), self.entry_for(account, "token"))
-        return None if raw is None else _decode_token(raw, "the keyring")
-
-    def set_token(self, account: Account, token: Token | None) -> None:
-        self._write_value(
-            self.service_for(account),
-            self.entry_for(account, "token"),
-            None if token is None else _encode_token(token),
-        )
-
-    def get_refusal(self, account: Account) -> str | None:
-        return self._read_value(self.service_for(account), self.entry_for(account, "refused"))
-
-    def set_refusal(self, account: Account, record: str | None) -> None:
-        self._write_value(self.service_for(account), self.entry_for(account, "refused"), record)
+    def delete(self, account: Account, name: str) -> None:
+        self._values.delete(account, name)
 
     def lock(self, account: Account) -> contextlib.AbstractContextManager[object]:
         return _file_lock(self._lock_root() / f"{account.key()}.lock", self.lock_timeout)
@@ -497,43 +440,40 @@ class KeyringStore:
         return f"KeyringStore(service={self.service!r})"
 
 
-def _utf16_size(text: str) -> int:
-    return len(text.encode("utf-16-le", "surrogatepass"))
+class _KeyringEntries:
+    """One keyring entry per (account, name), unsplit: the key-value store ``Chunked`` wraps.
+    Every call goes through the store's bounded retries and error messages."""
 
+    def __init__(self, store: KeyringStore) -> None:
+        self._store = store
 
-def _split_utf16(value: str, limit: int) -> list[str]:
-    """Split into parts of at most ``limit`` UTF-16 bytes, never inside a character."""
-    parts: list[str] = []
-    start = size = 0
-    for i, ch in enumerate(value):
-        width = 4 if ord(ch) > 0xFFFF else 2
-        if size + width > limit:
-            parts.append(value[start:i])
-            start, size = i, 0
-        size += width
-    parts.append(value[start:])
-    return parts
+    def get(self, account: Account, name: str) -> str | None:
+        store = self._store
+        backend = store._backend()
+        service, entry = store.service_for(account), store.entry_for(account, name)
+        value: str | None = store._call(
+            "read a value", lambda: backend.get_password(service, entry)
+        )
+        return value
 
+    def set(self, account: Account, name: str, value: str) -> None:
+        store = self._store
+        backend = store._backend()
+        service, entry = store.service_for(account), store.entry_for(account, name)
+        store._call("store a value", lambda: backend.set_password(service, entry, value))
 
-def _part_name(name: str, digest: str, index: int) -> str:
-    return f"{name}#{digest[:8]}#{index}"
+    def delete(self, account: Account, name: str) -> None:
+        import keyring.errors
 
+        store = self._store
+        backend = store._backend()
+        service, entry = store.service_for(account), store.entry_for(account, name)
 
-def _parse_head(head: str, name: str, service: str) -> tuple[int, str, str]:
-    try:
-        _, count_s, digest, first = head.split(":", 3)
-        count = int(count_s)
-    except ValueError:
-        raise StoreError(
-            f"the keyring entry {name!r} of {service!r} is corrupt", corrupt=True
-        ) from None
-    if not 1 <= count <= 10_000:
-        raise StoreError(f"the keyring entry {name!r} of {service!r} is corrupt", corrupt=True)
-    return count, digest, first
+        def delete() -> None:
+            with contextlib.suppress(keyring.errors.PasswordDeleteError):
+                backend.delete_password(service, entry)
 
-
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        store._call("delete a value", delete)
 
 
 @contextlib.contextmanager

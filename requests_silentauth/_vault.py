@@ -1,6 +1,7 @@
 """One account's values in a store, encoded: the token set, the secret and the record of a
-refused secret. The manager talks to this, never to a store directly, so the store itself can
-stay a small key-value protocol (issue 7).
+refused secret. The manager talks to this, never to a store directly, so the store itself is
+a small key-value protocol of text values (issue 7) and the codecs live in one place
+(``_codecs``) whatever the store.
 
 Tokens are kept per ``Account`` (endpoint, user, client id, scope); the secret and its refusal
 record per ``Account.secret_account()`` (endpoint, user): one password serves every client."""
@@ -8,81 +9,82 @@ record per ``Account.secret_account()`` (endpoint, user): one password serves ev
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-from ._store import Account, Store, held
+from ._codecs import Refusal, decode_refusal, decode_token, encode_refusal, encode_token
+from ._errors import StoreError
+from ._store import REFUSED, SECRET, TOKEN, Account, Store, held
 from ._token import Token
 
 __all__ = ["Refusal", "Vault"]
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """A secret the server refused: its salted id, until when it is not tried again, and the
-    server's message (so other processes can raise the same error)."""
-
-    secret_id: str
-    until: float
-    message: str
-    error: str | None = None
-
-
 class Vault:
+    """Uses only ``get``/``set``/``delete``/``lock``/``describe`` of its store."""
+
     def __init__(self, store: Store, account: Account) -> None:
+        missing = [m for m in ("get", "set", "delete", "lock", "describe") if not hasattr(store, m)]
+        if missing:
+            # A store written for the per-kind protocol before issue 7 (get_token, set_secret,
+            # ...): say how to migrate at construction, not with an AttributeError mid-request.
+            raise TypeError(
+                f"{type(store).__name__} is not a Store: it lacks {', '.join(missing)}. A store "
+                "keeps text values: get/set/delete(account, name), lock(account) and "
+                "describe(); the token and refusal records are encoded above it (see the "
+                "CHANGELOG for how to migrate a store written for get_token/set_token/...)"
+            )
         self.store = store
         self.account = account
 
     # -- the token set: StoreError(corrupt=True) when unreadable -------------------------------
 
     def get_token(self) -> Token | None:
-        return self.store.get_token(self.account)
+        raw = self.store.get(self.account, TOKEN)
+        if raw is None:
+            return None
+        try:
+            return decode_token(raw)
+        except ValueError as exc:
+            # corrupt=True: the manager replaces it with one fresh login (issue 7 behaviour 14).
+            raise StoreError(
+                f"the token stored in {self.store.describe()} is corrupt ({exc}); it will be "
+                "replaced by the next login, or clear it with `silentauth logout`",
+                corrupt=True,
+            ) from None
 
     def set_token(self, token: Token | None) -> None:
-        self.store.set_token(self.account, token)
+        if token is None:
+            self.store.delete(self.account, TOKEN)
+        else:
+            self.store.set(self.account, TOKEN, encode_token(token))
 
     # -- the secret, shared by every client and scope of (endpoint, user) ---------------------
 
     def get_secret(self) -> str | None:
-        return self.store.get_secret(self.account.secret_account())
+        return self.store.get(self.account.secret_account(), SECRET)
 
     def set_secret(self, secret: str) -> None:
-        self.store.set_secret(self.account.secret_account(), secret)
+        self.store.set(self.account.secret_account(), SECRET, secret)
 
     def delete_secret(self) -> None:
-        self.store.delete_secret(self.account.secret_account())
+        self.store.delete(self.account.secret_account(), SECRET)
 
     # -- the refusal record: None when absent or unreadable -----------------------------------
 
     def get_refusal(self) -> Refusal | None:
-        raw = self.store.get_refusal(self.account.secret_account())
-        if raw is None:
-            return None
         try:
-            data = json.loads(raw)
-            error = data.get("error")
-            return Refusal(
-                str(data["id"]),
-                float(data["until"]),
-                str(data["message"]),
-                error if isinstance(error, str) else None,
-            )
-        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-            return None
+            raw = self.store.get(self.account.secret_account(), REFUSED)
+        except StoreError as exc:
+            if exc.corrupt:  # e.g. a keyring part missing: as unreadable as bad JSON
+                return None
+            raise
+        return None if raw is None else decode_refusal(raw)
 
     def set_refusal(self, refusal: Refusal | None) -> None:
-        record = None
-        if refusal is not None:
-            record = json.dumps(
-                {
-                    "id": refusal.secret_id,
-                    "until": refusal.until,
-                    "message": refusal.message,
-                    "error": refusal.error,
-                }
-            )
-        self.store.set_refusal(self.account.secret_account(), record)
+        if refusal is None:
+            self.store.delete(self.account.secret_account(), REFUSED)
+        else:
+            self.store.set(self.account.secret_account(), REFUSED, encode_refusal(refusal))
 
     # -- coordination ---------------------------------------------------------------------------
 
@@ -94,3 +96,6 @@ class Vault:
 
     def describe(self) -> str:
         return self.store.describe()
+
+    def __repr__(self) -> str:
+        return f"Vault({self.store!r}, {self.account.key()[:12]})"

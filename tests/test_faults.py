@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -18,11 +19,20 @@ from requests_silentauth import (
     SilentAuth,
     TokenEndpointError,
 )
+from requests_silentauth._vault import Vault
 from requests_silentauth.testing import TokenServer
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, USER
 
 MakeAuth = Callable[..., SilentAuth]
+
+
+def token_account(auth: SilentAuth) -> Account:
+    """The account ``auth`` keeps its token under. ``SilentAuth.account`` (issue 7) lands with
+    the manager's rewrite; until then the manager's. Becomes ``auth.account`` after the merge."""
+    found = getattr(auth, "account", None) or getattr(auth._manager, "account", None)
+    assert isinstance(found, Account)
+    return found
 
 
 class Rig:
@@ -31,20 +41,21 @@ class Rig:
     def __init__(self, server: TokenServer, make_auth: MakeAuth, **kwargs: Any) -> None:
         self.server = server
         self.store = MemoryStore()
-        self.account = Account(server.token_url, USER)
-        self.store.set_secret(self.account, PASSWORD)
+        # The password is kept per (endpoint, user), whatever client or scope asks for it.
+        Vault(self.store, Account(server.token_url, USER)).set_secret(PASSWORD)
         self.auth = make_auth(server, store=self.store, password=None, **kwargs)
+        self.vault = Vault(self.store, token_account(self.auth))
         self.session = requests.Session()
         self.session.trust_env = False
         self.session.auth = self.auth
         assert self.session.get(server.resource_url).status_code == 200
-        token = self.store.get_token(self.account)
+        token = self.vault.get_token()
         assert token is not None
         self.refresh_token = token.refresh_token
 
     def assert_nothing_lost(self) -> None:
-        assert self.store.get_secret(self.account) == PASSWORD
-        token = self.store.get_token(self.account)
+        assert self.vault.get_secret() == PASSWORD
+        token = self.vault.get_token()
         assert token is not None and token.refresh_token == self.refresh_token
 
     def get(self, **kwargs: Any) -> requests.Response:
@@ -97,11 +108,13 @@ def test_hanging_token_endpoint_is_bounded_by_token_timeout(
 ) -> None:
     rig = Rig(server, make_auth, token_timeout=0.5)
     server.revoke_access_tokens()
-    server.token_delay = 3.0
+    # The server hangs far longer than the bound asserted: a loaded machine cannot make a
+    # working timeout look broken, nor a broken one look working.
+    server.token_delay = 60.0
     start = time.monotonic()
     with pytest.raises(TokenEndpointError, match="did not answer in time") as info:
         rig.get()
-    assert time.monotonic() - start < 2.5
+    assert time.monotonic() - start < 20
     assert info.value.retryable
     server.token_delay = 0.0
     rig.assert_nothing_lost()
@@ -109,11 +122,11 @@ def test_hanging_token_endpoint_is_bounded_by_token_timeout(
 
 def test_a_users_timeout_bounds_token_requests_made_on_its_behalf(rig: Rig) -> None:
     rig.server.revoke_access_tokens()
-    rig.server.token_delay = 3.0
+    rig.server.token_delay = 60.0  # far beyond both the bound and token_timeout=10
     start = time.monotonic()
     with pytest.raises(TokenEndpointError):
         rig.get(timeout=0.4)  # the rejection path sees timeout=0.4: token_timeout=10 loses
-    assert time.monotonic() - start < 2.5
+    assert time.monotonic() - start < 9
     rig.server.token_delay = 0.0
 
 
@@ -162,21 +175,33 @@ def test_odd_expires_in_values_still_work(rig: Rig, expires_in: Any, expect_expi
 
 
 def test_transient_failure_while_the_token_is_still_valid_keeps_using_it(
-    server_factory: Callable[..., TokenServer], make_auth: MakeAuth
+    server: TokenServer, make_auth: MakeAuth
 ) -> None:
-    srv = server_factory(access_lifetime=4.0)
-    rig = Rig(srv, make_auth)  # leeway 30 s capped at 2 s
-    time.sleep(2.1)
-    srv.fail_token_requests(1, status=503)
-    assert rig.get().status_code == 200  # early refresh failed: the valid token is used
-    assert srv.counts["token:refresh_token"] == 1
-    for _ in range(5):  # and not retried on every request meanwhile
-        assert rig.get().status_code == 200
-    assert srv.counts["token:refresh_token"] == 1
-    time.sleep(2.0)  # expired now: the next request renews for real
-    assert rig.get().status_code == 200
-    assert srv.counts["token:refresh_token"] == 2
-    assert srv.counts["api:rejected"] == 0
+    rig = Rig(server, make_auth)
+    # No sleeping into a short lifetime (a busy machine oversleeps it): the stored token is
+    # made due for its early renewal (25 s left, inside the 30 s leeway) but valid for longer
+    # than any slow request takes, and a fresh auth loads it.
+    current = rig.auth.token
+    assert current is not None
+    now = time.time()
+    rig.vault.set_token(replace(current, issued_at=now - 3600, expires_at=now + 25))
+    auth = make_auth(server, store=rig.store, password=None)
+    # Retry-After beyond the token's expiry: the failed early renewal is not tried again
+    # while the token is valid, however long the requests below take.
+    server.fail_token_requests(1, status=503, retry_after="3600")
+    with requests.Session() as s:
+        s.trust_env = False
+        s.auth = auth
+        assert s.get(server.resource_url).status_code == 200  # the valid token is used
+        assert server.counts["token:refresh_token"] == 1
+        for _ in range(5):  # and not retried on every request meanwhile
+            assert s.get(server.resource_url).status_code == 200
+        assert server.counts["token:refresh_token"] == 1
+        server.revoke_access_tokens()  # the next renewal works, with the same refresh token
+        assert s.get(server.resource_url).status_code == 200
+    assert server.counts["token:refresh_token"] == 2
+    assert server.counts["api:rejected"] == 1
+    assert server.counts["invalid_grant"] == 0
 
 
 def test_clock_jump_expired_token_is_recovered_through_rejection(rig: Rig) -> None:

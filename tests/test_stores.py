@@ -30,6 +30,7 @@ from requests_silentauth._store import (
     held,
 )
 from requests_silentauth._token import Token
+from requests_silentauth._vault import Vault
 
 ALICE = Account("https://login.example.com/token", "alice")
 BOB = Account("https://login.example.com/token", "bob")
@@ -73,56 +74,58 @@ def test_store_protocol(store: Store) -> None:
 
 
 def test_secret_round_trip(store: Store) -> None:
-    assert store.get_secret(ALICE) is None
-    store.set_secret(ALICE, SECRET)
-    assert store.get_secret(ALICE) == SECRET
-    assert store.get_secret(BOB) is None
-    assert store.get_secret(OTHER_ENDPOINT) is None
-    store.set_secret(ALICE, "changed")
-    assert store.get_secret(ALICE) == "changed"
-    store.delete_secret(ALICE)
-    assert store.get_secret(ALICE) is None
-    store.delete_secret(ALICE)  # deleting what is not there is fine
-    assert store.get_secret(ALICE) is None
+    assert Vault(store, ALICE).get_secret() is None
+    Vault(store, ALICE).set_secret(SECRET)
+    assert Vault(store, ALICE).get_secret() == SECRET
+    assert Vault(store, BOB).get_secret() is None
+    assert Vault(store, OTHER_ENDPOINT).get_secret() is None
+    Vault(store, ALICE).set_secret("changed")
+    assert Vault(store, ALICE).get_secret() == "changed"
+    Vault(store, ALICE).delete_secret()
+    assert Vault(store, ALICE).get_secret() is None
+    Vault(store, ALICE).delete_secret()  # deleting what is not there is fine
+    assert Vault(store, ALICE).get_secret() is None
 
 
 def test_token_round_trip(store: Store) -> None:
-    assert store.get_token(ALICE) is None
-    store.set_token(ALICE, TOKEN)
-    assert store.get_token(ALICE) == TOKEN
-    assert store.get_token(BOB) is None
+    assert Vault(store, ALICE).get_token() is None
+    Vault(store, ALICE).set_token(TOKEN)
+    assert Vault(store, ALICE).get_token() == TOKEN
+    assert Vault(store, BOB).get_token() is None
     minimal = Token("only-access")
-    store.set_token(ALICE, minimal)
-    assert store.get_token(ALICE) == minimal
-    store.set_token(ALICE, None)
-    assert store.get_token(ALICE) is None
+    Vault(store, ALICE).set_token(minimal)
+    assert Vault(store, ALICE).get_token() == minimal
+    Vault(store, ALICE).set_token(None)
+    assert Vault(store, ALICE).get_token() is None
 
 
 def test_secret_and_token_are_independent(store: Store) -> None:
-    store.set_secret(ALICE, SECRET)
-    store.set_token(ALICE, TOKEN)
-    store.set_token(ALICE, None)
-    assert store.get_secret(ALICE) == SECRET
-    store.set_token(ALICE, TOKEN)
-    store.delete_secret(ALICE)
-    assert store.get_token(ALICE) == TOKEN
+    Vault(store, ALICE).set_secret(SECRET)
+    Vault(store, ALICE).set_token(TOKEN)
+    Vault(store, ALICE).set_token(None)
+    assert Vault(store, ALICE).get_secret() == SECRET
+    Vault(store, ALICE).set_token(TOKEN)
+    Vault(store, ALICE).delete_secret()
+    assert Vault(store, ALICE).get_token() == TOKEN
 
 
 def test_unicode_secret_round_trip(store: Store) -> None:
     secret = 'p\u00e4ss \u4e2d\u6587 \U0001f511 "quoted" \\ back'
-    store.set_secret(ALICE, secret)
-    assert store.get_secret(ALICE) == secret
+    Vault(store, ALICE).set_secret(secret)
+    assert Vault(store, ALICE).get_secret() == secret
 
 
 def test_repr_does_not_show_secrets(store: Store) -> None:
-    store.set_secret(ALICE, SECRET)
-    store.set_token(ALICE, TOKEN)
+    Vault(store, ALICE).set_secret(SECRET)
+    Vault(store, ALICE).set_token(TOKEN)
     text = repr(store) + store.describe()
     assert SECRET not in text
     assert TOKEN.access_token not in text
 
 
-def _hold_and_probe(store: Store, account: Account, probe: Account) -> tuple[bool, bool]:
+def _hold_and_probe(
+    store: Store, account: Account, probe: Account, patience: float = 0.3
+) -> tuple[bool, bool]:
     """Hold ``store.lock(account)``; in a thread take ``store.lock(probe)``. Returns whether
     the thread got in while the lock was held, and whether it got in after the release."""
     entered = threading.Event()
@@ -134,9 +137,11 @@ def _hold_and_probe(store: Store, account: Account, probe: Account) -> tuple[boo
     with store.lock(account):
         thread = threading.Thread(target=take, daemon=True)
         thread.start()
-        during = entered.wait(0.3)
-    after = entered.wait(10)
-    thread.join(10)
+        # Waiting ``patience`` for something that must NOT happen cannot fail on a slow
+        # machine; where it MUST happen, the caller gives it all the time it needs.
+        during = entered.wait(patience)
+    after = entered.wait(30)
+    thread.join(30)
     return during, after
 
 
@@ -151,7 +156,7 @@ def test_lock_is_a_context_manager_and_exclusive(store: Store) -> None:
 
 
 def test_locks_of_different_accounts_are_independent(store: Store) -> None:
-    during, _ = _hold_and_probe(store, ALICE, BOB)
+    during, _ = _hold_and_probe(store, ALICE, BOB, patience=30)
     assert during
 
 
@@ -171,10 +176,10 @@ def _leftovers(directory: Path, keep: Path) -> list[str]:
 def test_file_store_mode_0600_and_private_directory(tmp_path: Path) -> None:
     path = tmp_path / "new" / "dir" / "store.json"
     store = FileStore(path)
-    store.set_secret(ALICE, SECRET)
+    Vault(store, ALICE).set_secret(SECRET)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) & 0o077 == 0
-    store.set_token(ALICE, TOKEN)
+    Vault(store, ALICE).set_token(TOKEN)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
@@ -182,7 +187,7 @@ def test_file_store_mode_0600_even_with_a_permissive_umask(tmp_path: Path) -> No
     old = os.umask(0)
     try:
         store = FileStore(tmp_path / "store.json")
-        store.set_secret(ALICE, SECRET)
+        Vault(store, ALICE).set_secret(SECRET)
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "store.json").stat().st_mode) == 0o600
@@ -191,11 +196,11 @@ def test_file_store_mode_0600_even_with_a_permissive_umask(tmp_path: Path) -> No
 def test_file_store_writes_by_replacing_and_leaves_no_temp_files(tmp_path: Path) -> None:
     path = tmp_path / "store.json"
     store = FileStore(path)
-    store.set_secret(ALICE, SECRET)
+    Vault(store, ALICE).set_secret(SECRET)
     first = path.stat().st_ino
-    store.set_token(ALICE, TOKEN)
-    store.set_secret(BOB, "bob-secret")
-    store.delete_secret(BOB)
+    Vault(store, ALICE).set_token(TOKEN)
+    Vault(store, BOB).set_secret("bob-secret")
+    Vault(store, BOB).delete_secret()
     # A new file is renamed over the old one each time: the old inode is never rewritten.
     assert path.stat().st_ino != first
     assert _leftovers(tmp_path, path) == []
@@ -206,24 +211,27 @@ def test_file_store_readers_never_see_a_partial_file(tmp_path: Path) -> None:
     path = tmp_path / "store.json"
     writer_store, reader_store = FileStore(path), FileStore(path)
     values = ["a" * 200_000, "b" * 150_000]
-    writer_store.set_secret(ALICE, values[0])
+    Vault(writer_store, ALICE).set_secret(values[0])
     stop = threading.Event()
     problems: list[str] = []
+    writes = 0
 
     def write() -> None:
-        i = 0
+        nonlocal writes
         while not stop.is_set():
-            writer_store.set_secret(ALICE, values[i % 2])
-            i += 1
+            Vault(writer_store, ALICE).set_secret(values[writes % 2])
+            writes += 1
 
     thread = threading.Thread(target=write, daemon=True)
     thread.start()
     reads = 0
-    deadline = time.monotonic() + 0.6
+    # Counted, not timed: however slow the machine, reads overlap a number of writes (the
+    # deadline only bounds a hang).
+    deadline = time.monotonic() + 60
     try:
-        while time.monotonic() < deadline:
+        while (writes < 20 or reads < 50) and time.monotonic() < deadline:
             try:
-                value = reader_store.get_secret(ALICE)
+                value = Vault(reader_store, ALICE).get_secret()
             except StoreError as exc:
                 problems.append(str(exc))
                 break
@@ -235,28 +243,28 @@ def test_file_store_readers_never_see_a_partial_file(tmp_path: Path) -> None:
         stop.set()
         thread.join(10)
     assert problems == []
-    assert reads > 0
+    assert writes >= 20 and reads >= 50
     assert _leftovers(tmp_path, path) == []
 
 
 def test_file_store_keeps_other_accounts(tmp_path: Path) -> None:
     path = tmp_path / "store.json"
     store = FileStore(path)
-    store.set_secret(ALICE, SECRET)
-    store.set_token(ALICE, TOKEN)
-    store.set_secret(BOB, "bob-secret")
-    store.set_secret(OTHER_ENDPOINT, "other-secret")
-    store.set_token(BOB, Token("bob-access"))
-    store.delete_secret(OTHER_ENDPOINT)
+    Vault(store, ALICE).set_secret(SECRET)
+    Vault(store, ALICE).set_token(TOKEN)
+    Vault(store, BOB).set_secret("bob-secret")
+    Vault(store, OTHER_ENDPOINT).set_secret("other-secret")
+    Vault(store, BOB).set_token(Token("bob-access"))
+    Vault(store, OTHER_ENDPOINT).delete_secret()
     # A second instance reads the same file: nothing is only in memory.
     again = FileStore(path)
-    assert again.get_secret(ALICE) == SECRET
-    assert again.get_token(ALICE) == TOKEN
-    assert again.get_secret(BOB) == "bob-secret"
-    assert again.get_token(BOB) == Token("bob-access")
-    assert again.get_secret(OTHER_ENDPOINT) is None
+    assert Vault(again, ALICE).get_secret() == SECRET
+    assert Vault(again, ALICE).get_token() == TOKEN
+    assert Vault(again, BOB).get_secret() == "bob-secret"
+    assert Vault(again, BOB).get_token() == Token("bob-access")
+    assert Vault(again, OTHER_ENDPOINT).get_secret() is None
     data = json.loads(path.read_text(encoding="utf-8"))
-    assert len(data) == 3
+    assert len(data) == 2  # an account with nothing left leaves no trace
     assert {e["username"] for e in data.values()} == {"alice", "bob"}
 
 
@@ -266,9 +274,9 @@ def test_file_store_corrupt_json(tmp_path: Path, content: str) -> None:
     path.write_text(content, encoding="utf-8")
     store = FileStore(path)
     for action in (
-        lambda: store.get_secret(ALICE),
-        lambda: store.get_token(ALICE),
-        lambda: store.set_secret(ALICE, SECRET),
+        lambda: Vault(store, ALICE).get_secret(),
+        lambda: Vault(store, ALICE).get_token(),
+        lambda: Vault(store, ALICE).set_secret(SECRET),
     ):
         with pytest.raises(StoreError) as info:
             action()
@@ -284,7 +292,7 @@ def test_file_store_json_that_is_not_an_object(tmp_path: Path, content: str) -> 
     path = tmp_path / "store.json"
     path.write_text(content, encoding="utf-8")
     with pytest.raises(StoreError) as info:
-        FileStore(path).get_secret(ALICE)
+        Vault(FileStore(path), ALICE).get_secret()
     assert info.value.corrupt is True
     assert str(path) in str(info.value)
 
@@ -296,17 +304,17 @@ def test_file_store_json_that_is_not_an_object(tmp_path: Path, content: str) -> 
 def test_file_store_corrupt_token_record(tmp_path: Path, record: Any) -> None:
     path = tmp_path / "store.json"
     store = FileStore(path)
-    store.set_secret(ALICE, SECRET)
+    Vault(store, ALICE).set_secret(SECRET)
     data = json.loads(path.read_text(encoding="utf-8"))
     data[ALICE.key()]["token"] = record
     path.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(StoreError) as info:
-        store.get_token(ALICE)
+        Vault(store, ALICE).get_token()
     assert info.value.corrupt is True
     assert "rt-2f9a81c3-secret" not in str(info.value)
-    assert store.get_secret(ALICE) == SECRET  # the rest of the entry is still readable
-    store.set_token(ALICE, TOKEN)  # and the next login replaces the record
-    assert store.get_token(ALICE) == TOKEN
+    assert Vault(store, ALICE).get_secret() == SECRET  # the rest of the entry is still readable
+    Vault(store, ALICE).set_token(TOKEN)  # and the next login replaces the record
+    assert Vault(store, ALICE).get_token() == TOKEN
 
 
 def test_file_store_token_record_with_huge_number(tmp_path: Path) -> None:
@@ -315,7 +323,7 @@ def test_file_store_token_record_with_huge_number(tmp_path: Path) -> None:
     path.write_text(f'{{"{ALICE.key()}": {{"token": {{"at": "x", "exp": {huge}}}}}}}', "utf-8")
     assert json.loads(path.read_text("utf-8"))[ALICE.key()]["token"]["exp"] == 10**400
     with pytest.raises(StoreError) as info:
-        FileStore(path).get_token(ALICE)
+        Vault(FileStore(path), ALICE).get_token()
     assert info.value.corrupt is True
 
 
@@ -334,7 +342,7 @@ def test_file_store_lock_timeout_becomes_store_error(tmp_path: Path) -> None:
     with holder.lock(ALICE):
         thread = threading.Thread(target=wait, daemon=True)
         thread.start()
-        thread.join(10)
+        thread.join(30)  # returns as soon as the 0.2 s lock timeout fires
     assert len(result) == 1
     assert isinstance(result[0], StoreError)
     assert "timed out" in str(result[0])
@@ -444,10 +452,10 @@ def test_stub_enforces_the_windows_limit(backend: WindowsLimitKeyring) -> None:
 def test_keyring_small_values_are_single_entries(
     backend: WindowsLimitKeyring, kstore: KeyringStore
 ) -> None:
-    kstore.set_secret(ALICE, SECRET)
-    kstore.set_token(ALICE, TOKEN)
-    assert kstore.get_secret(ALICE) == SECRET
-    assert kstore.get_token(ALICE) == TOKEN
+    Vault(kstore, ALICE).set_secret(SECRET)
+    Vault(kstore, ALICE).set_token(TOKEN)
+    assert Vault(kstore, ALICE).get_secret() == SECRET
+    assert Vault(kstore, ALICE).get_token() == TOKEN
     assert backend.names(_service(kstore)) == {"alice", "alice|token"}
     assert backend.entries[(_service(kstore), "alice")] == SECRET  # plain, readable by others
 
@@ -462,13 +470,13 @@ def test_keyring_big_token_and_secret_round_trip(
         issued_at=1_700_000_000.0,
     )
     secret = "".join(chr(0x61 + i % 26) for i in range(3000))
-    kstore.set_token(ALICE, big)
-    kstore.set_secret(ALICE, secret)
+    Vault(kstore, ALICE).set_token(big)
+    Vault(kstore, ALICE).set_secret(secret)
     _fits_windows(backend)
-    assert kstore.get_token(ALICE) == big
-    assert kstore.get_secret(ALICE) == secret
+    assert Vault(kstore, ALICE).get_token() == big
+    assert Vault(kstore, ALICE).get_secret() == secret
     # A fresh store instance (another process) reads the same entries.
-    assert KeyringStore(lock_dir=kstore._lock_root()).get_token(ALICE) == big
+    assert Vault(KeyringStore(lock_dir=kstore._lock_root()), ALICE).get_token() == big
     parts = math.ceil(2 * len(json.dumps(big.to_dict(), separators=(",", ":"))) / CHUNK_BYTES)
     assert parts >= 8
     expected = {"alice|token"} | set(_parts(backend, kstore, "alice|token"))
@@ -484,9 +492,9 @@ def test_keyring_bmp_unicode_secret_round_trip(
     backend: WindowsLimitKeyring, kstore: KeyringStore
 ) -> None:
     secret = "\u4e2d\u00e9" * 1500  # 3,000 characters outside ASCII, 2 UTF-16 bytes each
-    kstore.set_secret(ALICE, secret)
+    Vault(kstore, ALICE).set_secret(secret)
     _fits_windows(backend)
-    assert kstore.get_secret(ALICE) == secret
+    assert Vault(kstore, ALICE).get_secret() == secret
 
 
 @pytest.mark.parametrize("length", [700, 3000])
@@ -495,63 +503,63 @@ def test_keyring_astral_secret_fits_windows(
 ) -> None:
     kstore = KeyringStore(lock_dir=tmp_path, attempts=1)
     secret = "\U0001f511" * length
-    kstore.set_secret(ALICE, secret)
-    assert kstore.get_secret(ALICE) == secret
+    Vault(kstore, ALICE).set_secret(secret)
+    assert Vault(kstore, ALICE).get_secret() == secret
 
 
 def test_keyring_value_that_looks_like_a_chunk_head(
     backend: WindowsLimitKeyring, kstore: KeyringStore
 ) -> None:
     tricky = "sa1:3:0123456789abcdef:not really chunked"
-    kstore.set_secret(ALICE, tricky)
-    assert kstore.get_secret(ALICE) == tricky
+    Vault(kstore, ALICE).set_secret(tricky)
+    assert Vault(kstore, ALICE).get_secret() == tricky
 
 
 def test_keyring_overwrite_big_with_small_removes_extra_chunks(
     backend: WindowsLimitKeyring, kstore: KeyringStore
 ) -> None:
     service = _service(kstore)
-    kstore.set_token(ALICE, Token("A" * 10_000))
-    kstore.set_secret(ALICE, "s" * 3000)
+    Vault(kstore, ALICE).set_token(Token("A" * 10_000))
+    Vault(kstore, ALICE).set_secret("s" * 3000)
     assert len(backend.names(service)) >= 12  # 9 token parts + 3 secret parts
-    kstore.set_token(ALICE, Token("A" * 2_500))  # still chunked, fewer parts
+    Vault(kstore, ALICE).set_token(Token("A" * 2_500))  # still chunked, fewer parts
     assert {n for n in backend.names(service) if n.startswith("alice|token")} == {
         "alice|token",
         *_parts(backend, kstore, "alice|token"),
     }
     assert len(_parts(backend, kstore, "alice|token")) == 2
-    assert kstore.get_token(ALICE) == Token("A" * 2_500)
-    kstore.set_token(ALICE, TOKEN)
-    kstore.set_secret(ALICE, SECRET)
+    assert Vault(kstore, ALICE).get_token() == Token("A" * 2_500)
+    Vault(kstore, ALICE).set_token(TOKEN)
+    Vault(kstore, ALICE).set_secret(SECRET)
     assert backend.names(service) == {"alice", "alice|token"}
-    assert kstore.get_token(ALICE) == TOKEN
-    assert kstore.get_secret(ALICE) == SECRET
+    assert Vault(kstore, ALICE).get_token() == TOKEN
+    assert Vault(kstore, ALICE).get_secret() == SECRET
 
 
 def test_keyring_delete_removes_every_entry(
     backend: WindowsLimitKeyring, kstore: KeyringStore
 ) -> None:
-    kstore.set_token(ALICE, Token("A" * 10_000))
-    kstore.set_secret(ALICE, "s" * 3000)
-    kstore.set_token(BOB, TOKEN)
-    kstore.set_token(ALICE, None)
-    assert kstore.get_token(ALICE) is None
+    Vault(kstore, ALICE).set_token(Token("A" * 10_000))
+    Vault(kstore, ALICE).set_secret("s" * 3000)
+    Vault(kstore, BOB).set_token(TOKEN)
+    Vault(kstore, ALICE).set_token(None)
+    assert Vault(kstore, ALICE).get_token() is None
     assert all(not n.startswith("alice|token") for n in backend.names(_service(kstore)))
-    kstore.delete_secret(ALICE)
-    assert kstore.get_secret(ALICE) is None
+    Vault(kstore, ALICE).delete_secret()
+    assert Vault(kstore, ALICE).get_secret() is None
     assert backend.names(_service(kstore)) == {"bob|token"}
-    kstore.delete_secret(ALICE)  # nothing left: still fine
-    kstore.set_token(BOB, None)
+    Vault(kstore, ALICE).delete_secret()  # nothing left: still fine
+    Vault(kstore, BOB).set_token(None)
     assert backend.entries == {}
 
 
 def test_keyring_missing_middle_chunk_is_corrupt(
     backend: WindowsLimitKeyring, kstore: KeyringStore
 ) -> None:
-    kstore.set_token(ALICE, Token("A" * 10_000))
+    Vault(kstore, ALICE).set_token(Token("A" * 10_000))
     del backend.entries[(_service(kstore), _parts(backend, kstore, "alice|token")[1])]
     with pytest.raises(StoreError, match="missing part 3") as info:
-        kstore.get_token(ALICE)
+        Vault(kstore, ALICE).get_token()
     assert info.value.corrupt is True
     assert "A" * 50 not in str(info.value)
 
@@ -559,11 +567,11 @@ def test_keyring_missing_middle_chunk_is_corrupt(
 def test_keyring_checksum_mismatch_is_corrupt(
     backend: WindowsLimitKeyring, kstore: KeyringStore
 ) -> None:
-    kstore.set_secret(ALICE, "s" * 3000)
+    Vault(kstore, ALICE).set_secret("s" * 3000)
     key = (_service(kstore), _parts(backend, kstore, "alice")[0])
     backend.entries[key] = "t" + backend.entries[key][1:]  # same length, one character changed
     with pytest.raises(StoreError, match="checksum") as info:
-        kstore.get_secret(ALICE)
+        Vault(kstore, ALICE).get_secret()
     assert info.value.corrupt is True
     assert "s" * 50 not in str(info.value)
 
@@ -573,7 +581,7 @@ def test_keyring_unreadable_head_is_corrupt(
 ) -> None:
     backend.entries[(_service(kstore), "alice|token")] = "sa1:lots:of:junk"
     with pytest.raises(StoreError) as info:
-        kstore.get_token(ALICE)
+        Vault(kstore, ALICE).get_token()
     assert info.value.corrupt is True
 
 
@@ -582,7 +590,7 @@ def test_keyring_corrupt_token_json_is_corrupt(
 ) -> None:
     backend.entries[(_service(kstore), "alice|token")] = '{"rt": "rt-5e1b-secret"'
     with pytest.raises(StoreError) as info:
-        kstore.get_token(ALICE)
+        Vault(kstore, ALICE).get_token()
     assert info.value.corrupt is True
     assert "rt-5e1b-secret" not in str(info.value)
 
@@ -594,7 +602,7 @@ def test_keyring_read_is_retried_after_transient_errors(
     install_backend(flaky)
     service = KeyringStore().service_for(ALICE)
     flaky.entries[(service, "alice")] = SECRET
-    assert KeyringStore(lock_dir=tmp_path, attempts=3).get_secret(ALICE) == SECRET
+    assert Vault(KeyringStore(lock_dir=tmp_path, attempts=3), ALICE).get_secret() == SECRET
     assert flaky.reads == 3
 
 
@@ -604,7 +612,7 @@ def test_keyring_read_gives_up_after_the_attempts(
     flaky = FlakyReadKeyring(failures=2)
     install_backend(flaky)
     with pytest.raises(StoreError, match="hiccup") as info:
-        KeyringStore(lock_dir=tmp_path, attempts=2).get_secret(ALICE)
+        Vault(KeyringStore(lock_dir=tmp_path, attempts=2), ALICE).get_secret()
     assert flaky.reads == 2
     assert info.value.corrupt is False
     assert isinstance(info.value.__cause__, RuntimeError)
@@ -617,7 +625,7 @@ def test_keyring_write_failure_says_what_to_do_without_the_secret(
     install_backend(broken)
     kstore = KeyringStore(lock_dir=tmp_path, attempts=3)
     with pytest.raises(StoreError) as info:
-        kstore.set_secret(ALICE, SECRET)
+        Vault(kstore, ALICE).set_secret(SECRET)
     message = str(info.value)
     assert "backend exploded: the collection is gone" in message  # the original message
     assert "FileStore" in message
@@ -626,7 +634,7 @@ def test_keyring_write_failure_says_what_to_do_without_the_secret(
     assert info.value.corrupt is False
     assert broken.calls.count("set") == 3  # bounded retries
     with pytest.raises(StoreError) as token_info:
-        kstore.set_token(ALICE, TOKEN)
+        Vault(kstore, ALICE).set_token(TOKEN)
     assert TOKEN.access_token not in str(token_info.value)
     assert TOKEN.refresh_token is not None
     assert TOKEN.refresh_token not in str(token_info.value)
@@ -655,7 +663,7 @@ def test_an_unwritable_file_store_folder_is_a_store_error(tmp_path: Path) -> Non
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
     with pytest.raises(StoreError, match="cannot"):
-        FileStore(blocker / "store.json").set_secret(ALICE, SECRET)
+        Vault(FileStore(blocker / "store.json"), ALICE).set_secret(SECRET)
 
 
 def _parts(backend: Any, kstore: KeyringStore, name: str) -> list[str]:
@@ -669,7 +677,7 @@ def test_a_chunked_write_that_fails_midway_keeps_the_previous_value(
     backend: WindowsLimitKeyring, kstore: KeyringStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     old = Token("O" * 6_000, refresh_token="rt-old")
-    kstore.set_token(ALICE, old)
+    Vault(kstore, ALICE).set_token(old)
     writes = 0
     real_set = backend.set_password
 
@@ -680,8 +688,59 @@ def test_a_chunked_write_that_fails_midway_keeps_the_previous_value(
             raise RuntimeError("org.freedesktop.DBus.Error.NoReply")
         real_set(service, username, password)
 
+    before = dict(backend.entries)
     monkeypatch.setattr(backend, "set_password", failing_set)
     single = KeyringStore(lock_dir=kstore._lock_root(), attempts=1)
     with pytest.raises(StoreError):
-        single.set_token(ALICE, Token("N" * 6_000, refresh_token="rt-new"))
-    assert kstore.get_token(ALICE) == old  # the head still points at the old generation
+        Vault(single, ALICE).set_token(Token("N" * 6_000, refresh_token="rt-new"))
+    assert Vault(kstore, ALICE).get_token() == old  # the head still points at the old generation
+    # issue 7 behaviour 11: the parts the failed write managed to store are gone again
+    assert backend.entries == before
+
+
+def test_a_logout_removes_every_part_of_every_generation(
+    backend: WindowsLimitKeyring, kstore: KeyringStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes fail midway while deletes fail too (the backend is down for a while): their parts
+    cannot be removed at once. A logout later removes them all, and every other entry."""
+    vault = Vault(KeyringStore(lock_dir=kstore._lock_root(), attempts=1), ALICE)
+    vault.set_token(Token("O" * 6_000, refresh_token="rt-old"))
+    vault.set_secret("s" * 3_000)
+    real_set, real_delete = backend.set_password, backend.delete_password
+    for attempt in range(3):
+        writes = 0
+
+        def failing_set(service: str, username: str, password: str) -> None:
+            nonlocal writes
+            writes += 1
+            if writes == 4:
+                raise RuntimeError("org.freedesktop.DBus.Error.NoReply")
+            real_set(service, username, password)
+
+        def failing_delete(service: str, username: str) -> None:
+            raise RuntimeError("org.freedesktop.DBus.Error.NoReply")
+
+        monkeypatch.setattr(backend, "set_password", failing_set)
+        monkeypatch.setattr(backend, "delete_password", failing_delete)
+        with pytest.raises(StoreError):
+            vault.set_token(Token(f"N{attempt}" * 4_000))
+        monkeypatch.setattr(backend, "set_password", real_set)
+        monkeypatch.setattr(backend, "delete_password", real_delete)
+    assert vault.get_token() == Token("O" * 6_000, refresh_token="rt-old")
+    assert len(backend.entries) > 2 + 2 + 2  # stray parts of three generations, for now
+    vault.set_token(None)  # silentauth logout
+    vault.delete_secret()
+    assert backend.entries == {}
+
+
+def test_keyring_deeply_nested_token_is_corrupt_not_a_recursion_error(
+    backend: WindowsLimitKeyring, kstore: KeyringStore
+) -> None:
+    # issue 7 behaviour 14: damaged store contents are one corrupt-store error, never a crash
+    deep = "[" * 100_000 + "]" * 100_000
+    Vault(kstore, ALICE).set_secret(SECRET)
+    backend.entries[(_service(kstore), "alice|token")] = deep
+    with pytest.raises(StoreError) as info:
+        Vault(kstore, ALICE).get_token()
+    assert info.value.corrupt is True
+    assert Vault(kstore, ALICE).get_secret() == SECRET
