@@ -120,6 +120,7 @@ class Token:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Token:
+        problem: str | None = None
         try:
             refresh, token_type, scope = data.get("rt"), data.get("tt", "Bearer"), data.get("sc")
             if not (
@@ -137,7 +138,9 @@ class Token:
                 issued_at=_opt_float(data.get("iat")),
             )
         except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
-            raise ValueError(f"stored token record is malformed ({type(exc).__name__})") from None
+            problem = type(exc).__name__
+        # Raised outside the ``except``: no context, whatever the caught error quoted.
+        raise ValueError(f"stored token record is malformed ({problem})")
 
     @classmethod
     def from_response(

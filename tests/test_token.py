@@ -193,7 +193,7 @@ def test_from_dict_malformed_raises_value_error_without_secret(data: Any) -> Non
     message = str(info.value)
     assert ACCESS not in message
     assert REFRESH not in message
-    assert info.value.__cause__ is None
+    assert info.value.__cause__ is None and info.value.__context__ is None
 
 
 def test_from_dict_huge_integer_expiry_is_malformed() -> None:
