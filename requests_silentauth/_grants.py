@@ -79,14 +79,23 @@ def _where(url: str) -> str:
     return str(origin_of(url))
 
 
-def _redact(text: str | None, secrets: tuple[str | None, ...]) -> str | None:
-    """Server text with our secrets blanked: a server that echoes the password or the refresh
-    token in its ``error_description`` must not put it in our message."""
+#: Shorter secrets are not looked for in server text: "bad" or "error" occur in ordinary
+#: messages by chance far more often than a server echoes them, and blanking them would both
+#: mangle the message and tell the reader what the password is.
+MIN_ECHO = 4
+
+WITHHELD = "(withheld: the server quoted a secret)"
+
+
+def _quotable(text: str | None, secrets: tuple[str | None, ...]) -> str | None:
+    """Server text, or a placeholder when it contains one of our secrets: a server that echoes
+    the password or the refresh token in its ``error_description`` must not put it in our
+    message. The whole text is withheld; blanking only the secret would leave its length and
+    surroundings."""
     if text is None:
         return None
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
+    if any(secret and len(secret) >= MIN_ECHO and secret in text for secret in secrets):
+        return WITHHELD
     return text
 
 
@@ -108,7 +117,7 @@ def _refused(
 ) -> SilentAuthError:
     """Map an OAuth2 refusal (RFC 6749 §5.2) that is not ``invalid_grant`` on a refresh."""
     error, description = answer.oauth_error()
-    error, description = _redact(error, secrets), _redact(description, secrets)
+    error, description = _quotable(error, secrets), _quotable(description, secrets)
     detail = f"{error}: {description}" if description else (error or f"status {answer.status}")
     if error in ("invalid_grant", "invalid_client", "unauthorized_client") or (
         error is None and answer.status in (401, 403)
@@ -384,8 +393,8 @@ def _json_refused(answer: Answer, url: str, secrets: tuple[str | None, ...]) -> 
     message = next(
         (payload[k] for k in ("error_description", "message", "msg") if k in payload), None
     )
-    error = _redact(str(code)[:100], secrets) if code is not None else None
-    description = _redact(message[:300], secrets) if isinstance(message, str) else None
+    error = _quotable(str(code)[:100], secrets) if code is not None else None
+    description = _quotable(message[:300], secrets) if isinstance(message, str) else None
     detail = ", ".join(p for p in (error, description) if p) or f"status {answer.status}"
     if answer.status in (400, 401, 403, 422):
         return InvalidCredentials(
