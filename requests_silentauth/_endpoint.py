@@ -17,8 +17,8 @@ Three rules hold for every token request:
   holds the password and whose headers hold the client secret. It never leaves the worker: the
   caller raises a fresh error from a plain description, outside any ``except`` block, so
   neither ``__cause__`` nor ``__context__`` can reach it (behaviour 10).
-- **Loopback is never proxied.** The plain-http exemption for loopback (RFC 8252 §8.3) holds
-  only if the request really stays on this host; a proxy from the environment would receive the
+- **Loopback is never proxied.** The plain-http exemption for loopback holds only if the
+  request really stays on this host; a proxy from the environment would receive the
   password in clear text (behaviour 9). A proxy cannot reach our loopback anyway.
 """
 

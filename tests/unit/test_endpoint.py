@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import requests
 from requests.utils import select_proxy
 
 from requests_silentauth import InsecureTransportError, TokenEndpointError
+from requests_silentauth import _endpoint as endpoint
 from requests_silentauth._endpoint import (
     _CLIENTS,
     DEFAULT_BUDGET,
@@ -23,7 +25,6 @@ from requests_silentauth._endpoint import (
     MAX_BUDGET,
     Answer,
     TokenClient,
-    _after_fork_in_child,
     _Arrived,
     _budget,
     _Exchange,
@@ -420,15 +421,22 @@ def test_after_fork_a_borrowed_session_is_kept() -> None:
     assert client.session is fake and not fake.closed
 
 
-def test_the_fork_handler_resets_every_live_client_and_holds_none() -> None:
-    clients = [TokenClient(), TokenClient()]
-    locks = [c._session_lock for c in clients]
-    _after_fork_in_child()
-    assert all(c._session_lock is not lock for c, lock in zip(clients, locks, strict=True))
-    count = len(_CLIENTS)
-    del clients, locks
+def test_every_client_is_registered_for_the_fork_handler_but_not_kept_alive() -> None:
+    client = TokenClient()
+    assert client in _CLIENTS
+    ref = weakref.ref(client)
+    del client
     gc.collect()
-    assert len(_CLIENTS) <= count - 2
+    assert ref() is None
+
+
+def test_the_fork_handler_resets_every_registered_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    clients = [TokenClient(), TokenClient(FakeSession(None))]
+    locks = [c._session_lock for c in clients]
+    # Only these two: resetting the other live clients of this test process would disturb them.
+    monkeypatch.setattr(endpoint, "_CLIENTS", weakref.WeakSet(clients))
+    endpoint._after_fork_in_child()
+    assert all(c._session_lock is not lock for c, lock in zip(clients, locks, strict=True))
 
 
 def test_module_logs_nothing_at_import(caplog: pytest.LogCaptureFixture) -> None:
