@@ -2,7 +2,14 @@
 
 Each strategy is a small immutable object with three operations; none holds state between calls
 (the manager does). ``refresh`` returns None when the refresh token is dead (``invalid_grant``),
-which sends the ladder on to a fresh login; every other failure is a typed exception."""
+which sends the ladder on to a fresh login; every other failure is a typed exception.
+
+``timeout`` is the budget in seconds for the whole operation (issue 7: a deadline, computed by
+the caller with ``_endpoint.seconds``); each operation makes one request, which gets all of it.
+
+No error raised here can reach a secret (issue 7, behaviour 10): errors are raised outside
+``except`` blocks (``raise ... from None`` still sets ``__context__``), and text a server sends
+back has our secrets blanked out before it is quoted."""
 
 from __future__ import annotations
 
@@ -72,21 +79,45 @@ def _where(url: str) -> str:
     return str(origin_of(url))
 
 
+#: Shorter secrets are not looked for in server text: "bad" or "error" occur in ordinary
+#: messages by chance far more often than a server echoes them, and blanking them would both
+#: mangle the message and tell the reader what the password is.
+MIN_ECHO = 4
+
+WITHHELD = "(withheld: the server quoted a secret)"
+
+
+def _quotable(text: str | None, secrets: tuple[str | None, ...]) -> str | None:
+    """Server text, or a placeholder when it contains one of our secrets: a server that echoes
+    the password or the refresh token in its ``error_description`` must not put it in our
+    message. The whole text is withheld; blanking only the secret would leave its length and
+    surroundings."""
+    if text is None:
+        return None
+    if any(secret and len(secret) >= MIN_ECHO and secret in text for secret in secrets):
+        return WITHHELD
+    return text
+
+
 def _token_from(answer: Answer, **fields: Any) -> Token:
     try:
         return Token.from_response(answer.payload, sent_at=answer.sent_at, **fields)
     except ValueError as exc:
-        raise TokenEndpointError(
-            f"the token endpoint at {_where(answer.response.url or '')} answered "
-            f"{answer.status}, but {exc}",
-            retryable=False,
-            status_code=answer.status,
-        ) from None
+        problem = str(exc)  # our own wording, never a token (see _token)
+    # Raised outside the ``except``, so the error has no context at all.
+    raise TokenEndpointError(
+        f"the token endpoint at {_where(answer.url)} answered {answer.status}, but {problem}",
+        retryable=False,
+        status_code=answer.status,
+    )
 
 
-def _refused(answer: Answer, url: str, *, during: str) -> SilentAuthError:
+def _refused(
+    answer: Answer, url: str, *, during: str, secrets: tuple[str | None, ...] = ()
+) -> SilentAuthError:
     """Map an OAuth2 refusal (RFC 6749 §5.2) that is not ``invalid_grant`` on a refresh."""
     error, description = answer.oauth_error()
+    error, description = _quotable(error, secrets), _quotable(description, secrets)
     detail = f"{error}: {description}" if description else (error or f"status {answer.status}")
     if error in ("invalid_grant", "invalid_client", "unauthorized_client") or (
         error is None and answer.status in (401, 403)
@@ -169,7 +200,9 @@ class _OAuth2:
                     "refresh token %s refused (invalid_grant)", fingerprint(token.refresh_token)
                 )
                 return None
-            raise _refused(answer, self.token_url, during="refresh")
+            raise _refused(
+                answer, self.token_url, during="refresh", secrets=(rt, self.client_secret)
+            )
         return _token_from(answer)
 
     def verify(self, client: TokenClient, token: Token, timeout: Timeout) -> bool | None:
@@ -184,7 +217,12 @@ class _OAuth2:
             what="a token",
         )
         if not answer.ok:
-            raise _refused(answer, self.introspection_url, during="introspection")
+            raise _refused(
+                answer,
+                self.introspection_url,
+                during="introspection",
+                secrets=(token.access_token, token.refresh_token, self.client_secret),
+            )
         active = answer.payload.get("active")
         return active is True
 
@@ -207,7 +245,8 @@ class PasswordGrant(_OAuth2):
             form["scope"] = self.scope
         answer = self._post(client, self.token_url, form, timeout, self.client_secret)
         if not answer.ok:
-            raise _refused(answer, self.token_url, during="login")
+            secrets = (form["password"], self.client_secret)
+            raise _refused(answer, self.token_url, during="login", secrets=secrets)
         return _token_from(answer)
 
 
@@ -230,7 +269,8 @@ class ClientCredentials(_OAuth2):
             form["scope"] = self.scope
         answer = self._post(client, self.token_url, form, timeout, secret)
         if not answer.ok:
-            raise _refused(answer, self.token_url, during="client credentials login")
+            during = "client credentials login"
+            raise _refused(answer, self.token_url, during=during, secrets=(secret,))
         return _token_from(answer)
 
     def refresh(self, client: TokenClient, token: Token, timeout: Timeout) -> Token | None:
@@ -311,7 +351,8 @@ class JsonLogin:
         )
         answer = client.post(self.url, json_body=body, timeout=timeout)
         if not answer.ok:
-            raise _json_refused(answer, self.url)
+            secrets = (credentials.password,) if credentials.used_secret else ()
+            raise _json_refused(answer, self.url, secrets)
         return self._token(answer)
 
     def refresh(self, client: TokenClient, token: Token, timeout: Timeout) -> Token | None:
@@ -344,7 +385,7 @@ class JsonLogin:
         return f"JsonLogin({self.url!r}, token_field={self.token_field!r})"
 
 
-def _json_refused(answer: Answer, url: str) -> SilentAuthError:
+def _json_refused(answer: Answer, url: str, secrets: tuple[str | None, ...]) -> SilentAuthError:
     payload = answer.payload if isinstance(answer.payload, Mapping) else {}
     code = next(
         (payload[k] for k in ("error", "code", "errcode", "error_code") if k in payload), None
@@ -352,8 +393,8 @@ def _json_refused(answer: Answer, url: str) -> SilentAuthError:
     message = next(
         (payload[k] for k in ("error_description", "message", "msg") if k in payload), None
     )
-    error = str(code)[:100] if code is not None else None
-    description = str(message)[:300] if isinstance(message, str) else None
+    error = _quotable(str(code)[:100], secrets) if code is not None else None
+    description = _quotable(message[:300], secrets) if isinstance(message, str) else None
     detail = ", ".join(p for p in (error, description) if p) or f"status {answer.status}"
     if answer.status in (400, 401, 403, 422):
         return InvalidCredentials(
@@ -382,25 +423,31 @@ class CallableLogin:
 
     def login(self, client: TokenClient, credentials: Credentials, timeout: Timeout) -> Token:
         sent_at = client.clock()
+        failed: str | None = None
         try:
             result = self.fn(credentials)
         except SilentAuthError:
             raise
         except requests.RequestException as exc:
-            raise TokenEndpointError(
-                f"the login function failed ({type(exc).__name__})", retryable=True
-            ) from exc
+            # Not chained: the function's request may carry the password (behaviour 10).
+            failed = type(exc).__name__
+        if failed is not None:
+            raise TokenEndpointError(f"the login function failed ({failed})", retryable=True)
+        problem: str | None = None
         if isinstance(result, Token):
             return result
         if isinstance(result, str) and result:
-            return Token(result, issued_at=sent_at)
-        if isinstance(result, Mapping):
+            try:
+                return Token(result, issued_at=sent_at)
+            except ValueError as exc:
+                problem = f"the login function returned an unusable token: {exc}"
+        elif isinstance(result, Mapping):
             try:
                 return Token.from_response(result, sent_at=sent_at, require_bearer=False)
             except ValueError as exc:
-                raise TokenEndpointError(
-                    f"the login function returned a mapping, but {exc}", retryable=False
-                ) from None
+                problem = f"the login function returned a mapping, but {exc}"
+        if problem is not None:
+            raise TokenEndpointError(problem, retryable=False)
         raise TypeError(
             f"the login function returned {type(result).__name__}; return a Token, an access "
             "token string or a token response mapping"

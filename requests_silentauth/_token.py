@@ -11,12 +11,21 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 __all__ = ["Token", "fingerprint", "jwt_exp", "lookup"]
+
+log = logging.getLogger("requests_silentauth")
+
+#: What cannot go in an HTTP header value (RFC 9110 §5.5): C0 controls (CR and LF split the
+#: header: a server-chosen token would inject headers), DEL, C1 controls, and anything beyond
+#: Latin-1 (http.client encodes header values as Latin-1). TAB is refused too: a token has none.
+_NOT_IN_HEADER = re.compile("[\x00-\x1f\x7f-\x9f]|[^\x00-\xff]")
 
 #: Longest lifetime we believe from a server (10 years). A larger ``expires_in`` is capped, so an
 #: absurd value cannot overflow time arithmetic or pin a token forever.
@@ -45,6 +54,14 @@ class Token:
     def __post_init__(self) -> None:
         if not isinstance(self.access_token, str) or not self.access_token:
             raise ValueError("a Token needs a non-empty access_token string")
+        # Checked here, not where a token is sent, so a token from a server, a store or a login
+        # callable is refused when it arrives (issue 7, behaviour 12). The refresh token is
+        # never sent in a header (only in a form or JSON body), so it is not checked.
+        if _NOT_IN_HEADER.search(self.access_token):
+            raise ValueError(
+                "the access token holds a character that cannot be sent in an HTTP header "
+                "(a control character, or one outside Latin-1)"
+            )
 
     # -- decisions (pure: ``now`` is passed in) ---------------------------------------------
 
@@ -103,6 +120,7 @@ class Token:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Token:
+        problem: str | None = None
         try:
             refresh, token_type, scope = data.get("rt"), data.get("tt", "Bearer"), data.get("sc")
             if not (
@@ -120,7 +138,9 @@ class Token:
                 issued_at=_opt_float(data.get("iat")),
             )
         except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
-            raise ValueError(f"stored token record is malformed ({type(exc).__name__})") from None
+            problem = type(exc).__name__
+        # Raised outside the ``except``: no context, whatever the caught error quoted.
+        raise ValueError(f"stored token record is malformed ({problem})")
 
     @classmethod
     def from_response(
@@ -140,9 +160,6 @@ class Token:
         access = lookup(payload, token_field)
         if not isinstance(access, str) or not access:
             raise ValueError(f"the answer has no string field {token_field!r}")
-        refresh = lookup(payload, refresh_field) if refresh_field else None
-        if refresh is not None and not isinstance(refresh, str):
-            raise ValueError(f"the field {refresh_field!r} is not a string")
         token_type = (
             payload.get("token_type", "Bearer") if token_field == "access_token" else "Bearer"
         )
@@ -153,21 +170,35 @@ class Token:
             raise ValueError(
                 f"token_type {token_type[:40]!r} is not supported (only Bearer tokens can be sent)"
             )
-        scope = payload.get("scope")
-        if scope is not None and not isinstance(scope, str):
-            scope = " ".join(str(s) for s in scope) if isinstance(scope, list) else None
+        # The optional fields are lenient (issue 7, behaviour 17): a usable access token is
+        # never thrown away over them. Each malformed one is treated as absent and named (never
+        # its value) in one warning per answer.
+        malformed: list[str] = []
+        refresh = lookup(payload, refresh_field) if refresh_field else None
+        if refresh is not None and not isinstance(refresh, str):
+            # Absent, so a rotation keeps the previous refresh token: if the server did spend
+            # it, the next refresh gets invalid_grant and the ladder logs in; nothing is lost.
+            malformed.append(refresh_field or "refresh_token")
+            refresh = None
+        scope = _scope(payload.get("scope"), malformed)
         expires_at: float | None = None
         raw_exp = lookup(payload, expires_in_field) if expires_in_field else None
-        lifetime = (
-            _lifetime(raw_exp, expires_in_field or "expires_in") if raw_exp is not None else None
-        )
+        lifetime = None
+        if raw_exp is not None:
+            try:
+                lifetime = _lifetime(raw_exp, expires_in_field or "expires_in")
+            except ValueError:
+                # Lifetime unknown: as if absent (a JWT ``exp`` may still say), so the token
+                # is used until the server rejects it. Never "expired at once", which would
+                # cost a token request per request.
+                malformed.append(expires_in_field or "expires_in")
         if lifetime is not None:
             expires_at = sent_at + lifetime
         else:
             exp = jwt_exp(access)
             if exp is not None:
                 expires_at = exp
-        return cls(
+        token = cls(
             access_token=access,
             refresh_token=refresh or None,
             token_type="Bearer" if token_type.lower() == "bearer" else token_type,
@@ -175,6 +206,24 @@ class Token:
             expires_at=expires_at,
             issued_at=sent_at,
         )
+        if malformed:
+            log.warning(
+                "the token response has a malformed optional field (%s); the token is used anyway",
+                ", ".join(repr(name[:60]) for name in malformed),
+            )
+        return token
+
+
+def _scope(raw: Any, malformed: list[str]) -> str | None:
+    """RFC 6749 §3.3: a space-delimited string. A list of strings (some servers send one) is
+    joined, since its meaning is plain; anything else (a number, an object, a list holding
+    non-strings) is treated as absent: the scope is informational here, never sent."""
+    if raw is None or isinstance(raw, str):
+        return raw
+    malformed.append("scope")
+    if isinstance(raw, list) and all(isinstance(s, str) for s in raw):
+        return " ".join(raw)  # the one repair: the warning still names the field
+    return None
 
 
 def _opt_float(value: Any) -> float | None:

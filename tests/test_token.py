@@ -154,7 +154,7 @@ def test_with_refresh_fallback_rotation() -> None:
         Token(ACCESS),
         Token(ACCESS, REFRESH, "Bearer", "read write", SENT + 3600, SENT),
         Token(ACCESS, None, "mac", None, 0.0, 0.0),
-        Token("\u00e9\u4e2d\U0001f600", refresh_token="r", expires_at=1.5),
+        Token("\u00e9\u00ff-latin-1", refresh_token="\u4e2d\U0001f600", expires_at=1.5),
     ],
 )
 def test_to_dict_from_dict_round_trip(token: Token) -> None:
@@ -193,7 +193,7 @@ def test_from_dict_malformed_raises_value_error_without_secret(data: Any) -> Non
     message = str(info.value)
     assert ACCESS not in message
     assert REFRESH not in message
-    assert info.value.__cause__ is None
+    assert info.value.__cause__ is None and info.value.__context__ is None
 
 
 def test_from_dict_huge_integer_expiry_is_malformed() -> None:
@@ -267,12 +267,27 @@ def test_from_response_zero_or_negative_lifetime_is_no_lifetime(raw: Any) -> Non
 @pytest.mark.parametrize(
     "raw", [True, False, math.nan, "nan", "NaN", "soon", "", "3600s", [3600], {"s": 1}]
 )
-def test_from_response_bad_expires_in_raises(raw: Any) -> None:
+def test_from_response_bad_expires_in_is_an_unknown_lifetime(
+    raw: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 7, behaviour 17: a usable token is used; the malformed field is named, never quoted.
     payload = {"access_token": ACCESS, "refresh_token": REFRESH, "expires_in": raw}
-    with pytest.raises(ValueError, match="expires_in") as info:
-        Token.from_response(payload, sent_at=SENT)
-    assert ACCESS not in str(info.value)
-    assert REFRESH not in str(info.value)
+    token = Token.from_response(payload, sent_at=SENT)
+    assert token.access_token == ACCESS
+    assert token.refresh_token == REFRESH
+    assert token.expires_at is None
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "'expires_in'" in warnings[0].getMessage()
+    assert ACCESS not in caplog.text and REFRESH not in caplog.text
+    if isinstance(raw, str) and raw:
+        assert raw not in warnings[0].getMessage()
+
+
+def test_from_response_bad_expires_in_falls_back_to_jwt_exp() -> None:
+    access = make_jwt({"exp": 1_800_000_000})
+    token = Token.from_response({"access_token": access, "expires_in": "soon"}, sent_at=SENT)
+    assert token.expires_at == 1_800_000_000.0
 
 
 def test_from_response_integer_beyond_float_range_is_capped() -> None:
@@ -351,25 +366,80 @@ def test_from_response_without_access_token(payload: dict[str, Any]) -> None:
     assert ACCESS not in str(info.value)
 
 
-def test_from_response_refresh_token_must_be_string() -> None:
-    with pytest.raises(ValueError, match="refresh_token") as info:
-        Token.from_response({"access_token": ACCESS, "refresh_token": 42}, sent_at=0)
-    assert ACCESS not in str(info.value)
+@pytest.mark.parametrize("bad", [42, {"v": REFRESH}, [REFRESH], True])
+def test_from_response_non_string_refresh_token_is_absent(
+    bad: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Treated as absent (a rotation keeps the previous one; a spent one costs one login).
+    token = Token.from_response({"access_token": ACCESS, "refresh_token": bad}, sent_at=0)
+    assert token.access_token == ACCESS
+    assert token.refresh_token is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "'refresh_token'" in warnings[0]
+    assert REFRESH not in caplog.text and ACCESS not in caplog.text
+    previous = Token(ACCESS, REFRESH)
+    assert token.with_refresh_fallback(previous).refresh_token == REFRESH
+
+
+def test_from_response_refresh_token_empty_or_disabled(caplog: pytest.LogCaptureFixture) -> None:
     empty = Token.from_response({"access_token": ACCESS, "refresh_token": ""}, sent_at=0)
     assert empty.refresh_token is None
     ignored = Token.from_response(
         {"access_token": ACCESS, "refresh_token": REFRESH}, sent_at=0, refresh_field=None
     )
     assert ignored.refresh_token is None
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
 
 
 @pytest.mark.parametrize(
-    ("scope", "expected"),
-    [("read write", "read write"), (["read", "write"], "read write"), ({"a": 1}, None), (7, None)],
+    ("scope", "expected", "warned"),
+    [
+        ("read write", "read write", False),
+        (None, None, False),
+        (["read", "write"], "read write", True),
+        (["read", 7], None, True),
+        ({"a": 1}, None, True),
+        (7, None, True),
+        (7.5, None, True),
+    ],
 )
-def test_from_response_scope_forms(scope: Any, expected: str | None) -> None:
+def test_from_response_scope_forms(
+    scope: Any, expected: str | None, warned: bool, caplog: pytest.LogCaptureFixture
+) -> None:
     token = Token.from_response({"access_token": ACCESS, "scope": scope}, sent_at=0)
     assert token.scope == expected
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    if warned:
+        assert len(warnings) == 1 and "'scope'" in warnings[0]
+    else:
+        assert warnings == []
+
+
+def test_from_response_several_malformed_fields_make_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    payload = {"access_token": ACCESS, "expires_in": "soon", "scope": 7, "refresh_token": 5}
+    token = Token.from_response(payload, sent_at=SENT)
+    assert (token.access_token, token.refresh_token, token.scope) == (ACCESS, None, None)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    for name in ("'expires_in'", "'scope'", "'refresh_token'"):
+        assert name in warnings[0]
+    assert "soon" not in warnings[0]
+
+
+def test_from_response_custom_field_names_are_named(caplog: pytest.LogCaptureFixture) -> None:
+    payload = {"data": {"token": ACCESS, "ttl": "later", "renew": 9}}
+    token = Token.from_response(
+        payload,
+        sent_at=SENT,
+        token_field="data.token",
+        refresh_field="data.renew",
+        expires_in_field="data.ttl",
+        require_bearer=False,
+    )
+    assert token.access_token == ACCESS and token.expires_at is None
+    assert "'data.ttl'" in caplog.text and "'data.renew'" in caplog.text
 
 
 def test_from_response_nested_dotted_fields() -> None:
