@@ -11,6 +11,7 @@ from typing import Any
 import requests
 from requests import PreparedRequest, Response
 
+from . import _profiles
 from ._endpoint import TokenClient
 from ._flow import Exchange, Flow, Policy, user_timeout
 from ._grants import CallableLogin, Credentials, Grant
@@ -102,10 +103,8 @@ class SilentAuth(requests.auth.AuthBase):
     def from_profile(cls, name: str, **overrides: Any) -> SilentAuth:
         """The auth saved by ``silentauth login --profile NAME`` (settings only; secrets come
         from the store). Keyword arguments override or add SilentAuth options."""
-        from . import _profiles
-
-        auth: SilentAuth = _profiles.build(_profiles.load(name), **overrides)
-        return auth
+        grant, kwargs = _profiles.arguments(_profiles.load(name), **overrides)
+        return cls(grant, **kwargs)
 
     # -- requests' AuthBase ---------------------------------------------------------------
 
@@ -126,6 +125,11 @@ class SilentAuth(requests.auth.AuthBase):
         return self._flow.handle(r, exchange, send, user_timeout(kwargs, self.token_timeout))
 
     # -- public helpers -------------------------------------------------------------------
+
+    @property
+    def account(self) -> Account:
+        """The account the tokens are kept under in the store."""
+        return self._manager.account
 
     @property
     def token(self) -> Token | None:
