@@ -48,7 +48,8 @@ def load_all(path: Path | None = None) -> dict[str, dict[str, Any]]:
         raise ValueError(f"cannot read profiles from {path}: {exc}") from exc
     profiles = data.get("profiles", {})
     if not isinstance(profiles, dict):
-        return {}
+        # Refused rather than read as "no profiles": the next save would overwrite the file.
+        raise ValueError(f"cannot read profiles from {path}: 'profiles' is not a table")
     return {k: dict(v) for k, v in profiles.items() if isinstance(v, dict)}
 
 

@@ -159,6 +159,13 @@ def test_an_unreadable_file_is_a_value_error_naming_it(tmp_path: Path) -> None:
     path.write_text("[profiles.\n", encoding="utf-8")
     with pytest.raises(ValueError, match="cannot read profiles"):
         _profiles.load_all(path)
+    for text in (b"\xff\xfe[profiles]\n", b"profiles = 5\n"):  # not UTF-8; not a table
+        path.write_bytes(text)
+        with pytest.raises(ValueError, match="cannot read profiles"):
+            _profiles.load_all(path)
+        with pytest.raises(ValueError, match="cannot read profiles"):
+            _profiles.save("work", {"url": "https://x.test/t"}, path)
+        assert path.read_bytes() == text  # an odd file is never overwritten
     with pytest.raises(ValueError, match="no profile 'x'"):
         _profiles.load("x", tmp_path / "missing.toml")
 
