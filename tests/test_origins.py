@@ -140,7 +140,7 @@ def test_extra_origins_receive_the_token(
 ) -> None:
     login, api = server_factory(), server_factory()
     session.auth = make_auth(login, origins=[api.url])
-    # the api server does not know login's tokens: it rejects, we renew once, it rejects again
+    # /public/headers echoes what it received without checking it: the token went there
     r = session.get(api.url + "/public/headers")
     assert r.json()["headers"]["authorization"].startswith("Bearer ")
     r = session.get(login.url + "/public/headers")

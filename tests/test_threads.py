@@ -39,7 +39,8 @@ def _round(session: requests.Session, url: str) -> list[int]:
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=30)
+        t.join(timeout=30)  # a bound for a hang, reported below
+    assert not any(t.is_alive() for t in threads), "a thread is stuck"
     assert not errors, errors
     return statuses
 
