@@ -19,11 +19,6 @@ from ._grants import ClientCredentials, Grant, JsonLogin, PasswordGrant
 from ._placement import BasicToken, Bearer, Header, Placement, Query
 from ._store import FileStore, KeyringStore, MemoryStore, Store
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 FIELDS = ("grant", "url", "username", "client_id", "scope", "origins", "placement", "store")
 GRANTS = ("password", "client_credentials", "json")
 HEADER = "# requests-silentauth profiles: settings only, never secrets"
@@ -41,10 +36,10 @@ def config_path() -> Path:
 def load_all(path: Path | None = None) -> dict[str, dict[str, Any]]:
     path = path or config_path()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = _parse(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
         raise ValueError(f"cannot read profiles from {path}: {exc}") from exc
     profiles = data.get("profiles", {})
     if not isinstance(profiles, dict):
@@ -79,7 +74,7 @@ def save(name: str, settings: Mapping[str, Any], path: Path | None = None) -> Pa
     text = _render(profiles)
     # A guard against a writer bug, not against the user: nothing is written unless the text
     # reads back as the very profiles meant.
-    if tomllib.loads(text).get("profiles", {}) != wanted:  # pragma: no cover
+    if _parse(text).get("profiles", {}) != wanted:  # pragma: no cover
         raise ValueError(f"refusing to write profiles to {path}: the text would not read back")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".profiles-", suffix=".tmp", dir=path.parent)
@@ -94,6 +89,17 @@ def save(name: str, settings: Mapping[str, Any], path: Path | None = None) -> Pa
             os.unlink(tmp)
         raise
     return path
+
+
+def _parse(text: str) -> dict[str, Any]:
+    # Imported here: the TOML parser costs a few milliseconds that ``import
+    # requests_silentauth`` need not pay (only profile users read TOML).
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    data: dict[str, Any] = tomllib.loads(text)
+    return data
 
 
 def _render(profiles: Mapping[str, Mapping[str, Any]]) -> str:
