@@ -48,13 +48,18 @@ profile_settings = st.fixed_dictionaries(
 
 #: tmp_path is shared by the examples: each one starts by removing the file.
 @settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(name=texts, values=profile_settings)
 @example(name="work", values={"url": "https://x.test/\U0001f600", "scope": 'a\x00b"c\\d'})
 @example(name="a.b [c]", values={"username": "\n\r\t\x7f"})
 @example(name="", values={"url": ""})
-def test_any_text_round_trips(tmp_path: Path, name: str, values: dict[str, Any]) -> None:
+def test_any_text_round_trips(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, values: dict[str, Any]
+) -> None:
+    # The property is about text, not durability: no fsync, so the examples run in
+    # milliseconds on any disk.
+    monkeypatch.setattr(os, "fsync", lambda fd: None)
     path = tmp_path / "profiles.toml"
     path.unlink(missing_ok=True)
     _profiles.save("other", {"url": "https://other.test/t", "username": "bob"}, path)
@@ -63,6 +68,14 @@ def test_any_text_round_trips(tmp_path: Path, name: str, values: dict[str, Any])
     assert _profiles.load(name, path) == values
     if name != "other":
         assert _profiles.load("other", path) == {"url": "https://other.test/t", "username": "bob"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=texts, value=texts)
+def test_any_text_is_a_toml_string_and_key(key: str, value: str) -> None:
+    # The writer alone, without files: many more examples for the same time.
+    line = f"{_profiles._toml_string(key, 'key')} = {_profiles._toml_string(value, 'value')}"
+    assert tomllib.loads(line) == {key: value}
 
 
 def test_astral_characters_are_written_as_valid_toml(tmp_path: Path) -> None:
