@@ -13,6 +13,7 @@ from typing import Any
 import requests
 from requests import PreparedRequest, Response
 
+from . import _profiles
 from ._endpoint import Timeout, TokenClient
 from ._flow import Policy, attach, drive, respond
 from ._grants import CallableLogin, Credentials, Grant
@@ -112,10 +113,8 @@ class SilentAuth(requests.auth.AuthBase):
     def from_profile(cls, name: str, **overrides: Any) -> SilentAuth:
         """The auth saved by ``silentauth login --profile NAME`` (settings only; secrets come
         from the store). Keyword arguments override or add SilentAuth options."""
-        from . import _profiles
-
-        auth: SilentAuth = _profiles.build(_profiles.load(name), **overrides)
-        return auth
+        grant, kwargs = _profiles.arguments(_profiles.load(name), **overrides)
+        return cls(grant, **kwargs)
 
     # -- requests' AuthBase: a thin driver of the flow -------------------------------------
 
@@ -144,7 +143,7 @@ class SilentAuth(requests.auth.AuthBase):
 
     @property
     def account(self) -> Account:
-        """Whose token this is: (endpoint, user, client id, scope)."""
+        """Whose tokens these are in the store: (endpoint, user, client id, scope)."""
         return self._manager.account
 
     @property

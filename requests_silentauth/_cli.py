@@ -21,6 +21,7 @@ from ._errors import (
     StoreError,
     TokenEndpointError,
 )
+from ._vault import Vault
 
 EXIT_USAGE, EXIT_CREDENTIALS, EXIT_STORE, EXIT_ENDPOINT, EXIT_FAILURE = 2, 3, 4, 5, 1
 
@@ -82,10 +83,10 @@ def _settings(args: argparse.Namespace, *, creating: bool = False) -> dict[str, 
 
 
 def _auth(settings: dict[str, Any], args: argparse.Namespace) -> SilentAuth:
-    auth: SilentAuth = _profiles.build(
+    grant, kwargs = _profiles.arguments(
         settings, allow_insecure_http=args.allow_insecure_http, prompt=False
     )
-    return auth
+    return SilentAuth(grant, **kwargs)
 
 
 def _when(ts: float | None) -> str:
@@ -126,14 +127,13 @@ def _login(args: argparse.Namespace, out: Any) -> int:
 def _status(args: argparse.Namespace, out: Any) -> int:
     settings = _settings(args)
     auth = _auth(settings, args)
-    account = auth._manager.account
-    store = auth.store
-    token = store.get_token(account)
-    has_secret = store.get_secret(account) is not None
-    print(f"account:   {account.username or '-'}", file=out)
-    print(f"endpoint:  {account.endpoint}", file=out)
+    vault = Vault(auth.store, auth.account)
+    token = vault.get_token()
+    has_secret = vault.get_secret() is not None
+    print(f"account:   {vault.account.username or '-'}", file=out)
+    print(f"endpoint:  {vault.account.endpoint}", file=out)
     print(f"grant:     {settings.get('grant', 'password')}", file=out)
-    print(f"store:     {store.describe()}", file=out)
+    print(f"store:     {vault.describe()}", file=out)
     print(f"password:  {'stored' if has_secret else 'not stored'}", file=out)
     if token is None:
         print("token:     none", file=out)

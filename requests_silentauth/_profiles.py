@@ -1,9 +1,13 @@
 """Profiles: the non-secret settings of an account, saved by ``silentauth login --profile``
-in a TOML file in the user's config directory. Secrets never go into this file."""
+in a TOML file in the user's config directory. Secrets never go into this file.
+
+This module turns settings into a grant and ``SilentAuth`` keyword arguments; it never imports
+``_auth`` (``SilentAuth.from_profile`` and the CLI build the auth), so there is no import cycle
+and every return type is precise (issue 7)."""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import sys
 import tempfile
@@ -11,13 +15,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from ._grants import ClientCredentials, Grant, JsonLogin, PasswordGrant
+from ._placement import BasicToken, Bearer, Header, Placement, Query
+from ._store import FileStore, KeyringStore, MemoryStore, Store
 
 FIELDS = ("grant", "url", "username", "client_id", "scope", "origins", "placement", "store")
 GRANTS = ("password", "client_credentials", "json")
+HEADER = "# requests-silentauth profiles: settings only, never secrets"
 
 
 def config_path() -> Path:
@@ -32,12 +36,15 @@ def config_path() -> Path:
 def load_all(path: Path | None = None) -> dict[str, dict[str, Any]]:
     path = path or config_path()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = _parse(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
         raise ValueError(f"cannot read profiles from {path}: {exc}") from exc
     profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict):
+        # Refused rather than read as "no profiles": the next save would overwrite the file.
+        raise ValueError(f"cannot read profiles from {path}: 'profiles' is not a table")
     return {k: dict(v) for k, v in profiles.items() if isinstance(v, dict)}
 
 
@@ -53,36 +60,99 @@ def load(name: str, path: Path | None = None) -> dict[str, Any]:
 
 
 def save(name: str, settings: Mapping[str, Any], path: Path | None = None) -> Path:
+    """Add or replace profile ``name``; the other profiles are kept. The new text is checked
+    to read back as exactly these profiles, then replaces the file in one step (a temporary
+    file in the same folder and ``os.replace``), so a failed or odd write leaves the old file
+    whole (issue 7, behaviour 16)."""
     path = path or config_path()
     profiles = load_all(path)
     profiles[name] = {k: v for k, v in settings.items() if k in FIELDS and v not in (None, [])}
-    lines = ["# requests-silentauth profiles: settings only, never secrets", ""]
-    for pname in sorted(profiles):
-        lines.append(f"[profiles.{json.dumps(pname)}]")
-        for key in FIELDS:
-            if key in profiles[pname]:
-                lines.append(f"{key} = {_toml(profiles[pname][key])}")
-        lines.append("")
+    wanted = {
+        pname: {key: _plain(profiles[pname][key]) for key in FIELDS if key in profiles[pname]}
+        for pname in profiles
+    }
+    text = _render(profiles)
+    # A guard against a writer bug, not against the user: nothing is written unless the text
+    # reads back as the very profiles meant.
+    if _parse(text).get("profiles", {}) != wanted:  # pragma: no cover
+        raise ValueError(f"refusing to write profiles to {path}: the text would not read back")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".profiles-", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines))
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=".profiles-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return path
 
 
-def _toml(value: Any) -> str:
-    # JSON strings and lists of strings are valid TOML basic strings and arrays.
+def _parse(text: str) -> dict[str, Any]:
+    # Imported here: the TOML parser costs a few milliseconds that ``import
+    # requests_silentauth`` need not pay (only profile users read TOML).
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    data: dict[str, Any] = tomllib.loads(text)
+    return data
+
+
+def _render(profiles: Mapping[str, Mapping[str, Any]]) -> str:
+    lines = [HEADER, ""]
+    for pname in sorted(profiles):
+        lines.append(f"[profiles.{_toml_string(pname, 'profile name')}]")
+        for key in FIELDS:
+            if key in profiles[pname]:
+                value = profiles[pname][key]
+                lines.append(f"{key} = {_toml(value, f'{key} of profile {pname!r}')}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _plain(value: Any) -> Any:
+    """What a written value reads back as: a tuple becomes a list."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _toml(value: object, what: str) -> str:
     if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(json.dumps(str(v)) for v in value) + "]"
-    raise TypeError(f"profile values are strings or lists of strings, not {type(value).__name__}")
+        return _toml_string(value, what)
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return "[" + ", ".join(_toml_string(v, what) for v in value) + "]"
+    raise TypeError(f"{what} must be a string or a list of strings, not {type(value).__name__}")
 
 
-def parse_placement(text: str) -> Any:
-    from ._placement import BasicToken, Bearer, Header, Query
+def _toml_string(text: str, what: str) -> str:
+    """A TOML basic string (TOML 1.0, "String"): quote, backslash and the control characters
+    escaped, everything else (astral characters included) written as itself. ``json.dumps``
+    is not TOML: it writes astral characters as surrogate pairs, which TOML forbids."""
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\u{code:04X}")
+        elif 0xD800 <= code <= 0xDFFF:
+            # A lone surrogate cannot be encoded as UTF-8 nor escaped in TOML.
+            raise ValueError(
+                f"{what} holds a lone surrogate (U+{code:04X}), which no file can store"
+            )
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
 
+
+# -- settings to SilentAuth arguments -------------------------------------------------------------
+
+
+def parse_placement(text: str) -> Placement:
     kind, _, arg = text.partition(":")
     if kind == "bearer" and not arg:
         return Bearer()
@@ -95,9 +165,7 @@ def parse_placement(text: str) -> Any:
     raise ValueError(f"placement {text!r} is not one of bearer, basic, header:NAME, query:NAME")
 
 
-def parse_store(text: str) -> Any:
-    from ._store import FileStore, KeyringStore, MemoryStore
-
+def parse_store(text: str) -> Store:
     kind, _, arg = text.partition(":")
     if kind == "keyring":
         return KeyringStore(service=arg or None)
@@ -108,32 +176,44 @@ def parse_store(text: str) -> Any:
     raise ValueError(f"store {text!r} is not one of keyring, keyring:SERVICE, file:PATH, memory")
 
 
-def build(settings: Mapping[str, Any], **overrides: Any) -> Any:
-    """A SilentAuth from profile settings; keyword arguments go to SilentAuth as they are."""
-    from ._auth import SilentAuth
-    from ._grants import ClientCredentials, JsonLogin, PasswordGrant
-
-    grant_name = settings.get("grant", "password")
-    url = settings.get("url")
+def arguments(settings: Mapping[str, Any], **overrides: Any) -> tuple[Grant, dict[str, Any]]:
+    """The grant and the ``SilentAuth`` keyword arguments for profile ``settings``; keyword
+    arguments here override or add ``SilentAuth`` options. Build the auth with
+    ``SilentAuth(grant, **kwargs)``."""
+    grant_name = _text(settings, "grant") or "password"
+    url = _text(settings, "url")
     if not url:
         raise ValueError("the profile has no url (the login or token endpoint)")
-    grant: Any
+    client_id, scope = _text(settings, "client_id"), _text(settings, "scope")
+    grant: Grant
     if grant_name == "password":
-        grant = PasswordGrant(url, client_id=settings.get("client_id"), scope=settings.get("scope"))
+        grant = PasswordGrant(url, client_id=client_id, scope=scope)
     elif grant_name == "client_credentials":
-        grant = ClientCredentials(
-            url, client_id=settings.get("client_id") or "", scope=settings.get("scope")
-        )
+        grant = ClientCredentials(url, client_id=client_id or "", scope=scope)
     elif grant_name == "json":
         grant = JsonLogin(url)
     else:
         raise ValueError(f"grant {grant_name!r} is not one of {', '.join(GRANTS)}")
-    kwargs: dict[str, Any] = {}
-    if settings.get("origins"):
-        kwargs["origins"] = list(settings["origins"])
-    if settings.get("placement"):
-        kwargs["placement"] = parse_placement(settings["placement"])
-    if settings.get("store"):
-        kwargs["store"] = parse_store(settings["store"])
+    kwargs: dict[str, Any] = {"username": _text(settings, "username")}
+    origins = settings.get("origins")
+    if origins:
+        if not isinstance(origins, list | tuple) or not all(isinstance(o, str) for o in origins):
+            raise ValueError("the profile's origins must be a list of strings")
+        kwargs["origins"] = list(origins)
+    placement = _text(settings, "placement")
+    if placement:
+        kwargs["placement"] = parse_placement(placement)
+    store = _text(settings, "store")
+    if store:
+        kwargs["store"] = parse_store(store)
     kwargs.update(overrides)
-    return SilentAuth(grant, username=settings.get("username"), **kwargs)
+    return grant, kwargs
+
+
+def _text(settings: Mapping[str, Any], key: str) -> str | None:
+    # A hand-edited file may hold any TOML type: say which field is wrong, not a TypeError
+    # from deep inside a grant.
+    value = settings.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(f"the profile's {key} must be a string, not {type(value).__name__}")

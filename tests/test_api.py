@@ -18,7 +18,14 @@ def test_exported_names_are_pinned_and_sorted() -> None:
         "StoreError", "Token", "TokenEndpointError", "UnreplayableBodyError", "__version__",
     }  # fmt: skip
     for name in requests_silentauth.__all__:
-        assert getattr(requests_silentauth, name) is not None
+        if name == "__version__":
+            assert isinstance(requests_silentauth.__version__, str)
+            continue
+        # Each name is the class of that name from a private module: not a stray alias
+        # (``Bearer = Header``), not a re-export of another package's object.
+        obj = getattr(requests_silentauth, name)
+        assert obj.__name__ == name
+        assert obj.__module__.startswith("requests_silentauth._"), (name, obj.__module__)
 
 
 def test_errors_share_one_root_under_requests() -> None:

@@ -67,8 +67,17 @@ def test_loopback_and_plain_http_rules() -> None:
     assert str(origin_of("https://[::1]:8443/x")) == "https://[::1]:8443"
 
 
-def test_plain_http_token_url_is_refused_before_any_io(session: requests.Session) -> None:
-    # No DNS lookup happens: the check runs before the request is sent.
+def test_plain_http_token_url_is_refused_before_any_io(
+    session: requests.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No DNS lookup happens: the check runs before the request is sent. A lookup would fail
+    # the test here, instead of asking a resolver about login.invalid.
+    import socket
+
+    def no_lookup(host: object, *args: object, **kwargs: object) -> object:
+        raise AssertionError(f"tried to resolve {host!r}")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_lookup)
     auth = SilentAuth(
         PasswordGrant("http://login.invalid/token"),
         username="u",
@@ -131,7 +140,7 @@ def test_extra_origins_receive_the_token(
 ) -> None:
     login, api = server_factory(), server_factory()
     session.auth = make_auth(login, origins=[api.url])
-    # the api server does not know login's tokens: it rejects, we renew once, it rejects again
+    # /public/headers echoes what it received without checking it: the token went there
     r = session.get(api.url + "/public/headers")
     assert r.json()["headers"]["authorization"].startswith("Bearer ")
     r = session.get(login.url + "/public/headers")
@@ -166,14 +175,18 @@ def test_redirect_after_a_resend_carries_no_token_to_another_origin(
     else:
         session.auth = auth
     session.get(ours.resource_url)
+    revoked = auth.token
     ours.revoke_access_tokens()  # 401 -> renew -> resend -> 302 to the other origin
     target = quote(other.url + "/public/headers")
     r = session.get(ours.url + f"/api/redirect?to={target}&code=302")
     assert r.status_code == 200
     assert ours.counts["token:refresh_token"] == 1
-    assert auth.token is not None
+    assert auth.token is not None and revoked is not None
+    assert auth.token != revoked
     seen = r.json()
+    # Neither the renewed token nor the revoked one (which the first hop carried) leaks.
     assert auth.token.access_token not in repr(seen)
+    assert revoked.access_token not in repr(seen)
     assert "x-auth-token" not in seen["headers"] and "authorization" not in seen["headers"]
 
 
@@ -187,3 +200,37 @@ def test_query_placement_survives_a_same_origin_redirect_without_renewing(
         r = session.get(server.url + "/api/redirect?to=/api/data&code=302")
         assert r.status_code == 200
     assert server.counts["token"] == 1
+
+
+@pytest.mark.parametrize("mounted", [False, True], ids=["session.auth", "adapter"])
+@pytest.mark.parametrize("placement", PLACEMENTS[:3], ids=repr)
+def test_same_origin_redirect_after_a_resend_carries_the_new_token(
+    server: TokenServer,
+    make_auth: MakeAuth,
+    session: requests.Session,
+    placement: Any,
+    mounted: bool,
+) -> None:
+    # requests builds the next hop from the request it first sent, not from our resent copy:
+    # that object must get the new token too, or the hop carries the revoked one (issue 7).
+    from requests_silentauth import SilentAuthAdapter
+
+    auth = make_auth(placement=placement)
+    if mounted:
+        session.mount(server.url + "/", SilentAuthAdapter(auth))
+    else:
+        session.auth = auth
+    session.get(server.resource_url)
+    revoked = auth.token
+    server.revoke_access_tokens()  # 401 -> renew -> resend -> 302 -> /api/echo
+    r = session.get(server.url + "/api/redirect?to=/api/echo&code=302")
+    assert r.status_code == 200, r.text
+    assert r.history[-1].status_code == 302
+    # One rejection (the redirect endpoint's), one renewal; the hop was not rejected.
+    assert server.counts["api:rejected"] == 1
+    assert server.counts["token:refresh_token"] == 1
+    assert auth.token is not None and revoked is not None
+    assert auth.token.access_token != revoked.access_token
+    seen = r.json()["headers"]
+    name = placement.name.lower()
+    assert seen[name] == placement.value(auth.token.access_token)

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from requests_silentauth._challenge import Challenge, bearer_error, parse_challenges
@@ -54,10 +54,15 @@ def _jwt(claims: Any) -> str:
     return f"{b64url(b'{}')}.{b64url(json.dumps(claims).encode())}.sig"
 
 
+#: A usable ``exp`` (a positive number of seconds since the epoch), so that the branch that
+#: schedules by a JWT's ``exp`` is reached by generated examples, not only by @example.
+positive_exps = st.integers(min_value=1, max_value=10**12) | st.floats(
+    min_value=1e-3, max_value=1e13
+)
 jwt_claims = st.fixed_dictionaries(
     {},
     optional={
-        "exp": json_scalars,
+        "exp": json_scalars | positive_exps,
         "sub": st.text(max_size=10),
         "iat": ints,
     },
@@ -88,6 +93,11 @@ _optional_fields = {
     "expires_in": expires_values,
     "scope": json_values,
 }
+#: An answer whose only lifetime is a usable JWT ``exp`` (no usable ``expires_in``).
+jwt_only = st.fixed_dictionaries(
+    {"access_token": positive_exps.map(lambda exp: _jwt({"exp": exp}))},
+    optional={"expires_in": st.sampled_from([None, 0, -1, -(10**400)])},
+)
 payloads = st.tuples(
     st.dictionaries(st.text(max_size=8), json_values, max_size=3),
     # Mostly answers with an access token (so the later fields are reached), some without.
@@ -96,7 +106,8 @@ payloads = st.tuples(
         optional={k: v for k, v in _optional_fields.items() if k != "expires_in"},
     )
     | st.fixed_dictionaries({"access_token": access_values}, optional=_optional_fields)
-    | st.fixed_dictionaries({}, optional={"access_token": access_values, **_optional_fields}),
+    | st.fixed_dictionaries({}, optional={"access_token": access_values, **_optional_fields})
+    | jwt_only,
 ).map(lambda pair: {**pair[0], **pair[1]})
 
 #: Text that is sometimes long (beyond MAX_HEADER) without generating megabytes of data.
@@ -158,6 +169,10 @@ def _positive_seconds(raw: Any) -> float | None:
     return float(min(raw, MAX_LIFETIME))
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(payloads, st.floats(min_value=0, max_value=4e9))
 @example({"access_token": "AT\u00a7secret-1", "expires_in": True}, 0.0)
@@ -174,6 +189,7 @@ def test_from_response_returns_token_or_value_error(
     try:
         token = Token.from_response(payload, sent_at=sent_at)
     except ValueError as exc:
+        event("refused" + (" (with a secret)" if _secrets_in(payload) else ""))
         text = f"{exc} {exc.args!r}"
         for secret in _secrets_in(payload):
             assert secret not in text
@@ -184,14 +200,22 @@ def test_from_response_returns_token_or_value_error(
     assert token.issued_at == sent_at
     assert token.refresh_token is None or token.refresh_token == payload.get("refresh_token")
     assert token.scope is None or isinstance(token.scope, str)
-    seconds = _positive_seconds(payload.get("expires_in"))
+    raw = payload.get("expires_in")
+    seconds = _positive_seconds(raw)
+    exp = jwt_exp(token.access_token)
     if seconds is not None:
+        event("accepted: lifetime from expires_in")
         assert token.expires_at == sent_at + seconds
         assert sent_at <= token.expires_at <= sent_at + MAX_LIFETIME
+    elif exp is not None and exp > sent_at and (raw is None or _is_number(raw)):
+        # No expires_in (or zero or less): the JWT's future exp says when to renew.
+        event("accepted: lifetime from the JWT exp")
+        assert token.expires_at == exp
     elif token.expires_at is not None:  # no usable expires_in: only a JWT exp may count
+        event("accepted: some other lifetime")
         assert math.isfinite(token.expires_at)
         assert 0 < token.expires_at <= 1e11
-        assert token.expires_at == jwt_exp(token.access_token)
+        assert token.expires_at == exp
     for secret in _secrets_in(payload):
         assert secret not in repr(token)
 
@@ -199,6 +223,8 @@ def test_from_response_returns_token_or_value_error(
 @settings(max_examples=300, deadline=None)
 @given(json_values, st.text(max_size=30), st.booleans())
 def test_from_response_on_any_field_paths(payload: Any, path: str, bearer: bool) -> None:
+    # Random paths into random JSON: only the contract (a Token or ValueError) is checked here;
+    # a path that leads somewhere is the next test's job (random ones almost never do).
     wrapped = {"data": payload}
     try:
         token = Token.from_response(
@@ -214,6 +240,68 @@ def test_from_response_on_any_field_paths(payload: Any, path: str, bearer: bool)
     assert token.access_token == lookup(wrapped, "data." + path)
 
 
+path_keys = st.text(alphabet=string.ascii_letters + string.digits + "_-", min_size=1, max_size=6)
+
+
+@st.composite
+def nested_fields(draw: st.DrawFn) -> tuple[dict[str, Any], str, str, str]:
+    """An answer with an access token, a refresh token and a lifetime at three dotted paths
+    (through objects and list indexes, under three distinct first keys), plus junk around
+    them; returns the answer and the three paths."""
+    answer: dict[str, Any] = draw(st.dictionaries(path_keys, json_values, max_size=2))
+    roots = draw(st.lists(path_keys, min_size=3, max_size=3, unique=True))
+    leaves = (
+        draw(rfc_tokens.map(lambda s: "AT-" + s)),
+        draw(rfc_tokens.map(lambda s: "RT-" + s)),
+        draw(st.integers(min_value=1, max_value=10**6)),
+    )
+    paths = []
+    for root, leaf in zip(roots, leaves, strict=True):
+        keys = [root, *draw(st.lists(path_keys, max_size=2))]
+        node: Any = answer
+        path: list[str] = []
+        for key in keys[:-1]:
+            inner: dict[str, Any] = {}
+            if draw(st.booleans()):  # through a list: {"key": [junk..., {...}]}
+                junk = draw(st.lists(json_scalars, max_size=2))
+                node[key] = [*junk, inner]
+                path += [key, str(len(junk))]
+            else:
+                node[key] = inner
+                path.append(key)
+            node = inner
+        node[keys[-1]] = leaf
+        paths.append(".".join([*path, keys[-1]]))
+    return answer, paths[0], paths[1], paths[2]
+
+
+@settings(max_examples=300, deadline=None)
+@given(nested_fields(), st.floats(min_value=0, max_value=4e9))
+@example(
+    ({"data": {"token": "AT-x", "refresh": "RT-y", "expires": 60}}, "data.token",
+     "data.refresh", "data.expires"),
+    10.0,
+)  # fmt: skip
+@example(({"d": [0, {"t": "AT-x"}], "r": "RT-y", "e": 5}, "d.1.t", "r", "e"), 0.0)
+def test_from_response_reads_nested_fields(
+    fields: tuple[dict[str, Any], str, str, str], sent_at: float
+) -> None:
+    answer, token_path, refresh_path, expires_path = fields
+    event(f"{max(p.count('.') for p in fields[1:]) + 1} steps deep")
+    token = Token.from_response(
+        answer,
+        sent_at=sent_at,
+        token_field=token_path,
+        refresh_field=refresh_path,
+        expires_in_field=expires_path,
+    )
+    assert token.access_token.startswith("AT-")
+    assert token.access_token == lookup(answer, token_path)
+    assert token.refresh_token is not None and token.refresh_token.startswith("RT-")
+    assert token.refresh_token == lookup(answer, refresh_path)
+    assert token.expires_at == sent_at + lookup(answer, expires_path)
+
+
 # -- jwt_exp ------------------------------------------------------------------------------------
 
 
@@ -222,9 +310,16 @@ def _check_exp(value: float | None) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text() | long_text)
+@given(
+    st.text()
+    | long_text
+    | jwts
+    | st.lists(st.text(max_size=12), min_size=3, max_size=3).map(".".join)
+)
 def test_jwt_exp_on_any_text(token: str) -> None:
-    _check_exp(jwt_exp(token))
+    exp = jwt_exp(token)
+    event("an exp" if exp is not None else "no exp")
+    _check_exp(exp)
 
 
 b64_junk = (
@@ -366,13 +461,22 @@ def _expected_allowed(url: str) -> bool:
     )
 
 
+#: Any text after a prefix that is, or looks like, the allowed origin: plain random text is
+#: never allowed, so without these the "allowed" branch below would never be reached.
+origin_prefixes = st.sampled_from(
+    ["https://api.example.com", "https://api.example.com/", "https://API.example.com:443",
+     "https://api.example.com.", "https://api.example.co", "http://api.example.com", ""]
+)  # fmt: skip
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.text() | long_text)
+@given(st.text() | long_text | st.tuples(origin_prefixes, st.text(max_size=20)).map("".join))
 @example("https://api.example.com/")
 @example("https://api.example.com.evil.test/")
 def test_origin_matching_on_any_text(url: str) -> None:
     allowed = API.allows(url)
     assert isinstance(allowed, bool)
+    event("allowed" if allowed else "refused")
     if allowed:
         assert _expected_allowed(url)
 

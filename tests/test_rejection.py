@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 import requests
@@ -137,13 +139,31 @@ def test_cookies_and_hooks_behave_as_for_a_normal_request(
     assert session.cookies.get("session") == "abc"
 
 
+def _carried(body: dict[str, Any], header: str | None, prefix: str) -> str:
+    """The token as the echo server saw it: the header value after ``prefix`` (base64 of
+    "token:" for Basic), or the ``access_token`` query parameter."""
+    if header is None:
+        values: list[str] = parse_qs(body["query"])["access_token"]
+        (token,) = values  # exactly one, never two
+        return token
+    seen: str = body["headers"][header]
+    assert seen.startswith(prefix), seen
+    token = seen[len(prefix) :]
+    if prefix == "Basic ":
+        user, colon, password = base64.b64decode(token).decode().partition(":")
+        assert (colon, password) == (":", "")  # "token:", an empty password
+        return user
+    return token
+
+
 @pytest.mark.parametrize(
-    ("placement", "header", "expect"),
+    ("placement", "header", "prefix"),
     [
         (BasicToken(), "authorization", "Basic "),
         (Header("X-Auth-Token"), "x-auth-token", ""),
-        (Query("access_token"), None, None),
+        (Query("access_token"), None, ""),
     ],
+    ids=["basic", "header", "query"],
 )
 def test_placements_are_accepted_and_recovered(
     server: TokenServer,
@@ -151,22 +171,23 @@ def test_placements_are_accepted_and_recovered(
     session: requests.Session,
     placement: Any,
     header: str | None,
-    expect: str | None,
+    prefix: str,
 ) -> None:
     auth = make_auth(placement=placement)
     session.auth = auth
     body = session.get(server.echo_url, params={"x": "1"}).json()
-    assert auth.token is not None
-    if header is None:
-        assert "access_token=" in body["query"] and "x=1" in body["query"]
-    else:
-        assert body["headers"][header].startswith(expect or "")
-        assert "authorization" not in body["headers"] or header == "authorization"
+    first = auth.token
+    assert first is not None
+    assert _carried(body, header, prefix) == first.access_token  # the token itself, as placed
+    assert "x=1" in body["query"]
+    assert "authorization" not in body["headers"] or header == "authorization"
     server.revoke_access_tokens()
     r = session.get(server.echo_url, params={"x": "1"})
     assert r.status_code == 200 and len(r.history) == 1
-    if header is None:
-        assert r.json()["query"].count("access_token=") == 1
+    renewed = auth.token
+    assert renewed is not None and renewed.access_token != first.access_token
+    assert _carried(r.json(), header, prefix) == renewed.access_token  # the resend: new token
+    assert "x=1" in r.json()["query"]
 
 
 def test_json_login_with_nested_fields_refresh_and_verify(

@@ -1,7 +1,8 @@
 """requests-silentauth against a real django-oauth-toolkit (DOT) server on 127.0.0.1.
 
-The server (see ``conftest.py``) issues access tokens that live 3 s, rotates refresh tokens and
-has reuse protection on (replaying a spent refresh token revokes the whole token family).
+The server (see ``conftest.py``) issues access tokens that live an hour (3 s where a test is
+about expiry: ``dot_server.access_lifetime(3)``), rotates refresh tokens and has reuse
+protection on (replaying a spent refresh token revokes the whole token family).
 ``/api/me`` answers 401 with ``WWW-Authenticate: Bearer`` to a bad token; ``/api/me-403`` is
 DOT's historical default (a bare 403). Assertions use the server's own journal of the requests
 it answered and the state of its refresh-token rows, not only what the client says.
@@ -42,9 +43,10 @@ MakeAuth = Callable[..., SilentAuth]
 
 
 def use_until_expired(dot_server: DotServer, auth: SilentAuth) -> Token:
-    """One request through ``auth`` (a login), then wait until its token has expired; return
-    that token (it carries a refresh token)."""
-    with requests.Session() as s:
+    """One request through ``auth`` (a login with a 3 s token), then wait until that token has
+    expired by the client's clock; return it (it carries a refresh token). The token that
+    replaces it lives an hour: never due again while slow threads or processes catch up."""
+    with requests.Session() as s, dot_server.access_lifetime(3):
         s.trust_env = False
         assert s.get(dot_server.url(ME), auth=auth, timeout=10).status_code == 200
     old = current(auth)
@@ -82,16 +84,39 @@ def concurrently(n: int, call: Callable[[requests.Session], requests.Response]) 
     return results
 
 
-def sleep_past_expiry(token: Token | None, margin: float = 0.3) -> None:
-    """Sleep until ``token`` has expired on the server too (its clock started a bit later)."""
+def sleep_past_expiry(token: Token | None) -> None:
+    """Sleep until ``token`` has expired by the client's clock (the server's expiry is a bit
+    later: see ``wait_until_refused``)."""
     assert token is not None and token.expires_at is not None
-    time.sleep(max(0.0, token.expires_at - time.time()) + margin)
+    while time.time() <= token.expires_at:
+        time.sleep(max(0.01, token.expires_at - time.time()))
+
+
+def wait_until_refused(dot_server: DotServer, token: Token, timeout: float = 30.0) -> None:
+    """Poll until the server refuses ``token``: its expiry counts from when it answered, after
+    the client's clock started. A bound for a hang, not a timing margin."""
+    deadline = time.monotonic() + timeout
+    while dot_server.status_with(token.access_token) != 401:
+        assert time.monotonic() < deadline, "the server still accepts the expired token"
+        time.sleep(0.1)
 
 
 def current(auth: SilentAuth) -> Token:
     token = auth.token
     assert token is not None
     return token
+
+
+def test_tokens_live_an_hour_unless_a_test_shortens_them(
+    dot_server: DotServer, make_auth: MakeAuth
+) -> None:
+    """The fixture's promise: no test depends on finishing within a short token lifetime."""
+    long_lived = make_auth().get_token()
+    with dot_server.access_lifetime(3):
+        short_lived = make_auth().get_token()
+    after = make_auth().get_token()
+    lives = [(t.expires_at or 0) - (t.issued_at or 0) for t in (long_lived, short_lived, after)]
+    assert lives == [3600, 3, 3600]
 
 
 def test_password_grant_reaches_protected_api(
@@ -122,7 +147,8 @@ def test_client_credentials_grant(
     api.auth = auth
     mark = dot_server.mark()
 
-    r = api.get(dot_server.url(ME), timeout=10)
+    with dot_server.access_lifetime(3):
+        r = api.get(dot_server.url(ME), timeout=10)
 
     assert r.status_code == 200, r.text
     assert r.json() == {"username": None, "client_id": cc.client_id, "scope": "read write"}
@@ -146,12 +172,13 @@ def test_refresh_with_rotation_after_expiry(
 ) -> None:
     auth = make_auth()
     api.auth = auth
-    assert api.get(dot_server.url(ME), timeout=10).status_code == 200
+    with dot_server.access_lifetime(3):
+        assert api.get(dot_server.url(ME), timeout=10).status_code == 200
     old = current(auth)
     assert old.refresh_token
 
     sleep_past_expiry(old)
-    assert dot_server.status_with(old.access_token) == 401  # really expired on the server
+    wait_until_refused(dot_server, old)  # really expired on the server
     mark = dot_server.mark()
     r = api.get(dot_server.url(ME), timeout=10)
 
@@ -173,7 +200,7 @@ def test_refresh_with_rotation_after_expiry(
 def test_server_side_revocation_recovers_with_one_resend(
     dot_server: DotServer, make_auth: MakeAuth, api: requests.Session
 ) -> None:
-    # leeway=0: the token is used until it expires (3 s), so the revoked one is really sent.
+    # The token lives an hour: the revoked one is really sent, however slow the machine.
     auth = make_auth(leeway=0)
     api.auth = auth
     assert api.get(dot_server.url(ME), timeout=10).status_code == 200
