@@ -25,10 +25,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar, runtime_ch
 
 from ._chunking import CHUNK_BYTES, Chunked
 from ._errors import StoreError, clip
-from ._token import Token
 
 if TYPE_CHECKING:
-    from ._vault import Vault
+    pass
 
 __all__ = ["CHUNK_BYTES", "Account", "FileStore", "KeyringStore", "MemoryStore", "Store"]
 
@@ -87,43 +86,7 @@ class Store(Protocol):
     def describe(self) -> str: ...
 
 
-class _Compat:
-    """compat: removed once the manager uses Vault. The per-kind methods of the old Store
-    protocol, implemented once over the key-value methods and the Vault's codecs, for the
-    modules that still call them."""
-
-    def get_secret(self: Store, account: Account) -> str | None:
-        return _vault(self, account).get_secret()
-
-    def set_secret(self: Store, account: Account, secret: str) -> None:
-        _vault(self, account).set_secret(secret)
-
-    def delete_secret(self: Store, account: Account) -> None:
-        _vault(self, account).delete_secret()
-
-    def get_token(self: Store, account: Account) -> Token | None:
-        return _vault(self, account).get_token()
-
-    def set_token(self: Store, account: Account, token: Token | None) -> None:
-        _vault(self, account).set_token(token)
-
-    def get_refusal(self: Store, account: Account) -> str | None:
-        return self.get(account.secret_account(), REFUSED)
-
-    def set_refusal(self: Store, account: Account, record: str | None) -> None:
-        if record is None:
-            self.delete(account.secret_account(), REFUSED)
-        else:
-            self.set(account.secret_account(), REFUSED, record)
-
-
-def _vault(store: Store, account: Account) -> Vault:
-    from ._vault import Vault  # the Vault sits above this module
-
-    return Vault(store, account)
-
-
-class MemoryStore(_Compat):
+class MemoryStore:
     """Keeps nothing beyond the process. Share one instance between auths to share tokens."""
 
     def __init__(self) -> None:
@@ -189,7 +152,7 @@ def _file_lock(path: Path, timeout: float) -> contextlib.AbstractContextManager[
     return _FileLock(path, timeout)
 
 
-class FileStore(_Compat):
+class FileStore:
     """A JSON file, mode 0600, written atomically (temp file + rename). The explicit opt-in for
     machines without a keyring: secrets are protected by file permissions only.
 
@@ -312,7 +275,7 @@ _NO_BACKEND_HELP = (
 )
 
 
-class KeyringStore(_Compat):
+class KeyringStore:
     """The OS keyring (``keyring`` package), in a service named after the login endpoint.
 
     Entry names: the secret under the user name, other values under ``<user>|<name>`` (the

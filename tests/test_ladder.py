@@ -21,6 +21,7 @@ from requests_silentauth import (
     SilentAuth,
     Token,
 )
+from requests_silentauth._vault import Vault
 from requests_silentauth.testing import TokenServer
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, USER
@@ -157,7 +158,7 @@ def test_client_credentials_reads_the_secret_from_the_store(
     assert server.counts["token"] == 0
     from requests_silentauth import Account
 
-    store.set_secret(Account(server.token_url, CLIENT_ID), CLIENT_SECRET)
+    Vault(store, Account(server.token_url, CLIENT_ID)).set_secret(CLIENT_SECRET)
     assert session.get(server.resource_url).json()["user"] == CLIENT_ID
     server.revoke_access_tokens()  # no refresh token: a new client-credentials login
     assert session.get(server.resource_url).status_code == 200
@@ -220,15 +221,15 @@ def test_logout_forgets_tokens_but_keeps_the_password(
     account = Account(server.token_url, USER)
     # Tokens are kept per client (issue 7, behaviour 2); the password per (endpoint, user).
     tokens = Account(server.token_url, USER, client_id=CLIENT_ID)
-    store.set_secret(account, PASSWORD)
+    Vault(store, account).set_secret(PASSWORD)
     session.auth = auth
     session.get(server.resource_url)
-    assert store.get_token(tokens) is not None
+    assert Vault(store, tokens).get_token() is not None
     auth.logout()
-    assert auth.token is None and store.get_token(tokens) is None
-    assert store.get_secret(account) == PASSWORD
+    assert auth.token is None and Vault(store, tokens).get_token() is None
+    assert Vault(store, account).get_secret() == PASSWORD
     auth.logout(forget_password=True)
-    assert store.get_secret(account) is None
+    assert Vault(store, account).get_secret() is None
 
 
 def test_a_refused_password_is_not_retried_by_another_process_either(
@@ -246,19 +247,24 @@ def test_a_refused_password_is_not_retried_by_another_process_either(
             s.get(server.resource_url, auth=auth)
         assert "stale-password" not in str(info.value)
 
-    FileStore(tmp_path / "store.json").set_secret(Account(server.token_url, USER), "stale-password")
+    Vault(FileStore(tmp_path / "store.json"), Account(server.token_url, USER)).set_secret(
+        "stale-password"
+    )
     run()
     run()
     assert server.counts["token:password"] == 1
     # The user stores the right password: the next run logs in at once.
-    FileStore(tmp_path / "store.json").set_secret(Account(server.token_url, USER), PASSWORD)
+    Vault(FileStore(tmp_path / "store.json"), Account(server.token_url, USER)).set_secret(PASSWORD)
     auth = SilentAuth(
         PasswordGrant(server.token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
         username=USER,
         store=FileStore(tmp_path / "store.json"),
     )
     assert auth.get_token().access_token.startswith("at-")
-    assert FileStore(tmp_path / "store.json").get_refusal(Account(server.token_url, USER)) is None
+    assert (
+        Vault(FileStore(tmp_path / "store.json"), Account(server.token_url, USER)).get_refusal()
+        is None
+    )
 
 
 def test_an_explicit_login_always_tries(server: TokenServer, make_auth: MakeAuth) -> None:
@@ -276,7 +282,7 @@ def test_a_logout_elsewhere_is_not_undone_by_a_running_process(
 ) -> None:
     store = FileStore(tmp_path / "store.json")
     account = Account(server.token_url, USER)
-    store.set_secret(account, PASSWORD)
+    Vault(store, account).set_secret(PASSWORD)
     running = make_auth(store=store, password=None)
     session.auth = running
     session.get(server.resource_url)
@@ -320,12 +326,12 @@ def test_an_explicit_login_clears_the_refusal_for_other_processes(
         )
 
     account = Account(server.token_url, USER)
-    FileStore(tmp_path / "store.json").set_secret(account, PASSWORD)
+    Vault(FileStore(tmp_path / "store.json"), account).set_secret(PASSWORD)
     server.set_password(USER, "changed-on-the-server")
     with pytest.raises(InvalidCredentials):
         auth().get_token()  # refused: recorded in the store
     server.set_password(USER, PASSWORD)  # the account works again (e.g. unlocked by an admin)
     auth().login(PASSWORD)  # `silentauth login` with the same password
-    assert FileStore(tmp_path / "store.json").get_refusal(account) is None
+    assert Vault(FileStore(tmp_path / "store.json"), account).get_refusal() is None
     auth().logout()
     assert auth().get_token().access_token.startswith("at-")  # not blocked by a stale record

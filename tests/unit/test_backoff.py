@@ -7,6 +7,7 @@ import pytest
 
 from requests_silentauth import Account, InvalidCredentials, MemoryStore, StoreError
 from requests_silentauth._backoff import Refusals, refusal, secret_id, still_refused
+from requests_silentauth._store import REFUSED
 from requests_silentauth._vault import Refusal, Vault
 
 ACCOUNT = Account("https://login.example.test/token", "alice", client_id="cli", scope="read")
@@ -39,15 +40,20 @@ class FlakyStore(MemoryStore):
         super().__init__()
         self.broken = False
 
-    def get_refusal(self, account: Account) -> str | None:
-        if self.broken:
+    def get(self, account: Account, name: str) -> str | None:
+        if self.broken and name == REFUSED:
             raise StoreError("keyring locked")
-        return super().get_refusal(account)
+        return super().get(account, name)
 
-    def set_refusal(self, account: Account, record: str | None) -> None:
-        if self.broken:
+    def set(self, account: Account, name: str, value: str) -> None:
+        if self.broken and name == REFUSED:
             raise StoreError("keyring locked")
-        super().set_refusal(account, record)
+        super().set(account, name, value)
+
+    def delete(self, account: Account, name: str) -> None:
+        if self.broken and name == REFUSED:
+            raise StoreError("keyring locked")
+        super().delete(account, name)
 
 
 def test_a_refusal_is_seen_by_the_next_process_and_cleared_by_success() -> None:
