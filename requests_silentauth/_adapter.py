@@ -13,6 +13,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from ._auth import SilentAuth, user_timeout
+from ._endpoint import token_request_active
 from ._flow import drive, send_flow
 
 __all__ = ["SilentAuthAdapter"]
@@ -41,6 +42,13 @@ class SilentAuthAdapter(HTTPAdapter):
         cert: str | tuple[str, str] | None = None,
         proxies: dict[str, str] | None = None,
     ) -> Response:
+        if token_request_active():
+            # Our own token request, through an application session that has this adapter
+            # mounted on the token origin: it is the token request, never wait for a token.
+            return super().send(
+                request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
+            )
+
         def send(prep: PreparedRequest) -> Response:
             return super(SilentAuthAdapter, self).send(
                 prep, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies

@@ -27,6 +27,7 @@ from requests_silentauth import (
     MemoryStore,
     PasswordGrant,
     SilentAuth,
+    SilentAuthAdapter,
     TokenEndpointError,
 )
 from requests_silentauth._endpoint import TokenClient, token_request_active
@@ -249,6 +250,28 @@ def test_the_applications_own_session_as_token_session_does_not_recurse(
         srv.revoke_access_tokens()
         assert session.get(srv.resource_url).status_code == 200
         assert srv.counts["token:refresh_token"] == 1
+
+
+@pytest.mark.timeout(20)
+def test_our_adapter_mounted_on_the_token_origin_of_the_token_session_passes_it_through(
+    server_factory: Callable[..., TokenServer],
+) -> None:
+    # The token origin is the API origin (the usual case): the token POST goes through the
+    # mounted SilentAuthAdapter, which must send it as it is instead of waiting for a token.
+    srv = server_factory(clients={})
+    session = requests.Session()
+    session.trust_env = False
+    auth = SilentAuth(
+        PasswordGrant(srv.token_url), username=USER, password=PASSWORD, store=MemoryStore(),
+        prompt=False, token_session=session, token_timeout=5.0,
+    )  # fmt: skip
+    session.mount(srv.url + "/", SilentAuthAdapter(auth))
+    with session:
+        assert session.get(srv.resource_url).status_code == 200
+        srv.revoke_access_tokens()
+        assert session.get(srv.resource_url).status_code == 200
+    assert srv.counts["token"] == 2
+    assert srv.counts["token:refresh_token"] == 1
 
 
 @pytest.mark.timeout(20)
