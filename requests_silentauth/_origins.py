@@ -5,6 +5,7 @@ strings, never by asking DNS."""
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -26,19 +27,28 @@ class Origin(NamedTuple):
         return f"{self.scheme}://{host}:{self.port}"
 
 
+def shown(url: str) -> str:
+    """``url`` as an error message may quote it: clipped, and without the credentials a
+    ``user:password@`` part would carry."""
+    return clip(_USERINFO.sub(r"\1***@", url))
+
+
+_USERINFO = re.compile(r"^([^/?#]*//)[^/?#]*@")
+
+
 def origin_of(url: str) -> Origin:
     """The origin of an absolute http(s) URL. Raises ValueError naming the problem."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
-        raise ValueError(f"{clip(url)!r} is not an http:// or https:// URL")
+        raise ValueError(f"{shown(url)!r} is not an http:// or https:// URL")
     try:
         host = parts.hostname
         port = parts.port
     except ValueError as exc:
-        raise ValueError(f"{clip(url)!r} has an invalid port") from exc
+        raise ValueError(f"{shown(url)!r} has an invalid port") from exc
     if not host:
-        raise ValueError(f"{clip(url)!r} has no host")
+        raise ValueError(f"{shown(url)!r} has no host")
     if host.endswith("."):
         host = host[:-1]  # one trailing dot names the same (fully qualified) host
     return Origin(scheme, host, port if port is not None else _DEFAULT_PORTS[scheme])
@@ -50,7 +60,7 @@ def parse_origin(text: str) -> Origin:
     parts = urlsplit(text)
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
         raise ValueError(
-            f"origin {clip(text)!r} must be scheme://host[:port] with no path, query or user; "
+            f"origin {shown(text)!r} must be scheme://host[:port] with no path, query or user; "
             "for example 'https://api.example.com'"
         )
     return origin_of(text)

@@ -71,8 +71,9 @@ def test_origin_str(origin: Origin, text: str) -> None:
 def test_configured_origins_are_scheme_host_port_only(text: str) -> None:
     with pytest.raises(ValueError) as info:
         parse_origin(text)
+    shown = text.replace("u@", "***@")
     assert str(info.value) == (
-        f"origin {text!r} must be scheme://host[:port] with no path, query or user; "
+        f"origin {shown!r} must be scheme://host[:port] with no path, query or user; "
         "for example 'https://api.example.com'"
     )
 
@@ -144,3 +145,24 @@ def test_origin_set_needs_a_list_of_at_least_one() -> None:
     with pytest.raises(ValueError) as err:
         OriginSet.parse([])
     assert str(err.value) == "origins must name at least one origin"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://user:hunter2@a.example/",
+        "https://user:hunter2@a.example:99999/x",
+        "https://:hunter2@/p",
+    ],
+)
+def test_errors_never_quote_credentials_in_a_url(url: str) -> None:
+    with pytest.raises(ValueError) as info:
+        origin_of(url)
+    assert "hunter2" not in str(info.value)
+    assert "***@" in str(info.value)
+
+
+def test_a_configured_origin_with_credentials_is_refused_without_quoting_them() -> None:
+    with pytest.raises(ValueError) as info:
+        parse_origin("https://user:hunter2@a.example")
+    assert "hunter2" not in str(info.value)
