@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from requests_silentauth import (
     SilentAuthAdapter,
     Token,
 )
+from requests_silentauth._vault import Vault
 from requests_silentauth.testing import TokenServer
 
 from .conftest import CLIENT_SECRET, PASSWORD
@@ -25,30 +27,34 @@ MakeAuth = Callable[..., SilentAuth]
 
 
 def test_full_scenario_debug_log_has_reasons_but_no_secrets(
-    server_factory: Callable[..., TokenServer],
+    server: TokenServer,
     make_auth: MakeAuth,
     session: requests.Session,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)  # urllib3 included: it logs URLs, so Query tokens matter
-    srv = server_factory(access_lifetime=1.0)
+    store = MemoryStore()
+    first = make_auth(server, store=store).get_token()
+    # A stored token due for early renewal (25 s left, leeway 30 s) but valid for long enough
+    # that no step below can find it expired, however slow the machine.
+    now = time.time()
+    due = dataclasses.replace(first, issued_at=now - 3600, expires_at=now + 25)
     seen: list[Token] = []
-    auth = make_auth(srv, on_token=seen.append)
+    auth = make_auth(server, store=store, on_token=seen.append)
+    Vault(store, auth.account).set_token(due)
     session.auth = auth
-    session.get(srv.resource_url)
-    time.sleep(0.6)  # proactive refresh (past half of 1 s)
-    session.get(srv.resource_url)
-    srv.revoke_access_tokens()
-    session.get(srv.resource_url)  # rejection -> refresh -> resend
-    srv.revoke_all()
-    session.get(srv.resource_url)  # rejection -> invalid_grant -> login
+    session.get(server.resource_url)  # proactive refresh
+    server.revoke_access_tokens()
+    session.get(server.resource_url)  # rejection -> refresh -> resend
+    server.revoke_all()
+    session.get(server.resource_url)  # rejection -> invalid_grant -> login
     with pytest.raises(InvalidCredentials) as info:
-        make_auth(srv, password="wrong-" + PASSWORD).get_token()
+        make_auth(server, password="wrong-" + PASSWORD).get_token()
     text = caplog.text
     secrets = [PASSWORD, CLIENT_SECRET, "wrong-" + PASSWORD]
-    for token in seen:
+    for token in [first, *seen]:
         secrets += [token.access_token, token.refresh_token or "\0"]
-    assert len(seen) == 4
+    assert len(seen) == 3
     for secret in secrets:
         assert secret not in text
         assert secret not in str(info.value)
