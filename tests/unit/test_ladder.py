@@ -23,6 +23,7 @@ from requests_silentauth._ladder import (
     Rungs,
     carry_out,
     log_in,
+    login_now,
     plan,
     renew,
 )
@@ -407,3 +408,136 @@ def test_success_clears_the_stored_refusal(
     grant.passwords.add("wrong")  # e.g. an administrator reset it
     login_with(rungs, Secret("wrong", "store"), explicit=True)(5.0)
     assert vault.get_refusal() is None
+
+
+# -- the trace: the ladder's log is what users see of it (DEBUG: why a token request happened,
+# WARNING: what went wrong), with fingerprints, never a secret -------------------------------
+
+
+@pytest.fixture
+def trace(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG, logger="requests_silentauth")
+    return caplog
+
+
+def lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    return [(r.levelname, r.getMessage()) for r in caplog.records]
+
+
+def fp(t: Token) -> str:
+    return t.fingerprint
+
+
+def climb(rungs: Rungs, login: Callable[[float], Token], **kwargs: object) -> object:
+    args: dict[str, object] = {"ours": None, "saved": None, "rejected": None}
+    args.update(kwargs)
+    return renew(rungs, remaining=lambda: 1.0, login=login, **args)  # type: ignore[arg-type]
+
+
+def test_adopting(rungs: Rungs, trace: pytest.LogCaptureFixture) -> None:
+    t = token(1)
+    carry_out(Adopt(t), rungs, remaining=lambda: 1.0, login=lambda s: token(0))
+    assert lines(trace) == [("DEBUG", f"adopting token {fp(t)} renewed by another process")]
+
+
+def test_refreshing(rungs: Rungs, grant: FakeGrant, trace: pytest.LogCaptureFixture) -> None:
+    base = token(1)
+    got = carry_out(
+        Refresh(base, "token expired"), rungs, remaining=lambda: 1.0, login=lambda s: token(0)
+    )
+    assert grant.timeouts == [1.0]
+    assert lines(trace) == [
+        ("DEBUG", f"refreshing token {fp(base)}: token expired"),
+        ("DEBUG", f"new token {fp(got.token)}, expires_at={got.token.expires_at}"),
+    ]
+
+
+def test_a_dead_refresh_token_then_a_login(
+    rungs: Rungs, grant: FakeGrant, trace: pytest.LogCaptureFixture
+) -> None:
+    base = token(1)
+    grant.dead_refresh_tokens.add("rt-x1")
+    got = carry_out(
+        Refresh(base, "token rejected (status 401)"),
+        rungs,
+        remaining=lambda: 2.0,
+        login=login_with(rungs, Secret("right", "given")),
+    )
+    assert got.how == "logged_in"
+    assert grant.timeouts == [2.0, 2.0]
+    assert lines(trace) == [
+        ("DEBUG", f"refreshing token {fp(base)}: token rejected (status 401)"),
+        ("DEBUG", "logging in as alice: refresh token refused (invalid_grant)"),
+        ("DEBUG", f"new token {fp(got.token)}, expires_at={got.token.expires_at}"),
+    ]
+
+
+def test_a_login_without_a_user_name_says_so(trace: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    vault = FakeVault(Account("https://login.example.test/t", ""))
+    rungs = Rungs(FakeGrant(clock), TokenClient(), vault, 30.0, clock)
+    carry_out(Login("no token yet"), rungs, remaining=lambda: 1.0, login=lambda s: token(5))
+    assert lines(trace)[0] == ("DEBUG", "logging in as -: no token yet")
+
+
+def test_an_explicit_login(rungs: Rungs, trace: pytest.LogCaptureFixture) -> None:
+    login_now(rungs, lambda: 1.0, lambda s: token(5))
+    assert lines(trace)[0] == ("DEBUG", "logging in as alice: login requested")
+
+
+def test_a_logout_elsewhere(rungs: Rungs, trace: pytest.LogCaptureFixture) -> None:
+    ours = token(1)
+    climb(rungs, lambda s: token(5), ours=ours, saved=ours, reason="token expired")
+    logout = "logging in as alice: the stored token was removed (logout)"
+    assert lines(trace)[0] == ("DEBUG", logout)
+
+
+def test_a_rejected_token_is_named_as_the_reason(
+    rungs: Rungs, vault: FakeVault, trace: pytest.LogCaptureFixture
+) -> None:
+    stored = token(2, issued=T0 + 5)
+    vault.set_token(stored)
+    trace.clear()
+    why = "token rejected (status 401)"
+    climb(rungs, lambda s: token(5), ours=token(1), rejected=stored, reason=why)
+    # the rejected token is not adopted: its (newest) refresh token is used instead
+    assert lines(trace)[0] == ("DEBUG", f"refreshing token {fp(stored)}: {why}")
+
+
+def test_a_corrupt_store_is_a_warning(
+    rungs: Rungs, vault: FakeVault, trace: pytest.LogCaptureFixture
+) -> None:
+    vault.corrupt = True
+    climb(rungs, lambda s: token(5), reason="no token yet")
+    assert lines(trace)[0] == ("WARNING", "the stored token is corrupt; logging in again")
+
+
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        (StoreError("the keyring is locked"), "the keyring is locked"),
+        (KeyError("rt-x9"), "KeyError"),
+    ],
+)
+def test_a_failed_write_names_our_errors_and_only_the_type_of_others(
+    rungs: Rungs, vault: FakeVault, trace: pytest.LogCaptureFixture, error: Exception, shown: str
+) -> None:
+    vault.write_error = error
+    carry_out(Login("no token yet"), rungs, remaining=lambda: 1.0, login=lambda s: token(5))
+    assert lines(trace)[-1] == (
+        "WARNING",
+        f"could not save the renewed token ({shown}); it is kept in memory",
+    )
+
+
+def test_ours_is_not_older_than_a_token_without_an_issue_time() -> None:
+    def decide(ours: Token, stored: Token) -> object:
+        return plan(
+            ours=ours, saved=None, stored=stored, rejected=None, now=T0, leeway=30.0, reason="r"
+        )
+
+    undated = Token("at-u", "rt-u", expires_at=T0 + 3600)
+    early = token(3, issued=0.5, life=None)  # issued in the epoch's first second
+    assert decide(Token("at-o", "rt-o"), undated) == Adopt(undated)
+    assert decide(early, undated) == Refresh(early, "r")  # an undated token is not newer
+    assert decide(Token("at-o", "rt-o"), early) == Adopt(early)  # a dated one is
