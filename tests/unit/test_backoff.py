@@ -92,3 +92,51 @@ def test_a_zero_backoff_records_and_blocks_nothing() -> None:
     refusals.record("wrong", exc, now=0.0)
     assert exc.retry_at is None and Vault(store, ACCOUNT).get_refusal() is None
     refusals.check("wrong", now=0.0)
+
+
+# -- edges the mutation run found untested ------------------------------------------------------
+
+
+def test_a_zero_back_off_never_waits_and_keeps_no_record() -> None:
+    store = MemoryStore()
+    off = Refusals(Vault(store, ACCOUNT), backoff=0.0)
+    off.record("wrong", InvalidCredentials("refused"), now=100.0)
+    off.check("wrong", now=100.0)  # no wait
+    assert Vault(store, ACCOUNT).get_refusal() is None
+    short = Refusals(Vault(store, ACCOUNT), backoff=0.5)
+    short.record("wrong", InvalidCredentials("refused"), now=100.0)
+    with pytest.raises(InvalidCredentials, match="not tried again for 1s"):
+        short.check("wrong", now=100.0)
+
+
+def test_the_wait_is_rounded_up_and_never_negative() -> None:
+    record = Refusal("sid", 100.0, "refused")
+    error = still_refused(record, "sid", now=99.9995)
+    assert error is not None
+    assert str(error) == (
+        "refused (not tried again for 0s to avoid locking the account; "
+        "store the right password with `silentauth login` to retry now)"
+    )
+    assert still_refused(record, "sid", now=100.0) is None
+
+
+def test_a_secret_with_a_lone_surrogate_has_an_id() -> None:
+    assert len(secret_id(ACCOUNT, "bad\udcff")) == 32
+    assert secret_id(ACCOUNT, "bad\udcff") != secret_id(ACCOUNT, "bad\udcfe")
+
+
+def test_store_failures_are_logged_and_do_not_stop_a_login(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = FlakyStore()
+    store.broken = True
+    refusals = Refusals(Vault(store, ACCOUNT), backoff=60.0)
+    caplog.set_level("DEBUG", logger="requests_silentauth")
+    refusals.check("pw", now=1.0)
+    refusals.record("pw", InvalidCredentials("refused"), now=1.0)
+    refusals.clear()
+    assert [r.getMessage() for r in caplog.records] == [
+        "ignoring the stored login refusal (keyring locked)",
+        "could not record the login refusal in the store (keyring locked)",
+        "could not clear the login refusal in the store (keyring locked)",
+    ]

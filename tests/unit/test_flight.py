@@ -210,3 +210,53 @@ class Odd(Exception):
 def test_an_exception_that_cannot_be_rebuilt_becomes_a_retryable_error() -> None:
     copy = fresh_copy(Odd("x"))
     assert isinstance(copy, TokenEndpointError) and copy.retryable and "Odd" in str(copy)
+
+
+# -- edges the mutation run found untested ------------------------------------------------------
+
+
+def test_a_follower_past_its_deadline_is_told_at_once() -> None:
+    flight: Flight[str] = Flight()
+    flight._run = _Run()  # a flight in progress in another thread
+    with pytest.raises(TokenEndpointError) as info:
+        flight.run(lambda: "mine", deadline=5.0, clock=lambda: 6.0)
+    assert str(info.value) == (
+        "timed out waiting for the token renewal in progress in another thread; "
+        "it is retried on the next request"
+    )
+    assert info.value.retryable
+
+
+def test_a_follower_without_a_deadline_waits_for_the_leader() -> None:
+    flight: Flight[str] = Flight()
+    run: _Run[str] = _Run()
+    flight._run = run
+    got: list[Any] = []
+
+    def follow() -> None:
+        got.append(flight.run(lambda: "mine", deadline=float("inf"), clock=time.monotonic))
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    run.result = "the leader's"
+    run.done.set()
+    follower.join(BOUND)
+    assert got == [("the leader's", False)]
+
+
+def test_a_fresh_copy_keeps_the_message_and_attributes_but_no_traceback() -> None:
+    try:
+        raise InvalidCredentials("refused", error="invalid_grant", retry_at=7.0)
+    except InvalidCredentials as exc:
+        original = exc
+    copy = fresh_copy(original)
+    assert type(copy) is InvalidCredentials and copy is not original
+    assert copy.args == ("refused",) and str(copy) == "refused"
+    assert copy.error == "invalid_grant" and copy.retry_at == 7.0
+    assert copy.__traceback__ is None
+
+
+def test_a_new_run_has_no_outcome_yet() -> None:
+    run: _Run[str] = _Run()
+    assert run.result is None and run.error is None and run.abandoned is False
+    assert not run.done.is_set()

@@ -28,7 +28,7 @@ from requests_silentauth._ladder import (
     renew,
 )
 from requests_silentauth._secrets import Secret
-from requests_silentauth._vault import Vault
+from requests_silentauth._vault import Refusal, Vault
 
 ENDPOINT = "https://login.example.test/oauth/token"
 ACCOUNT = Account(ENDPOINT, "alice", client_id="cli")
@@ -541,3 +541,77 @@ def test_ours_is_not_older_than_a_token_without_an_issue_time() -> None:
     assert decide(Token("at-o", "rt-o"), undated) == Adopt(undated)
     assert decide(early, undated) == Refresh(early, "r")  # an undated token is not newer
     assert decide(Token("at-o", "rt-o"), early) == Adopt(early)  # a dated one is
+
+
+# -- log_in edges the mutation run found untested ----------------------------------------------
+
+
+class RecordingGrant(FakeGrant):
+    """Remembers the client and user name a login was given; may refuse before reading the
+    secret (as a server answering invalid_client does)."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        super().__init__(clock)
+        self.seen: list[tuple[object, str | None]] = []
+        self.refuse_unread = False
+
+    def login(self, client: TokenClient, credentials: Credentials, timeout: Timeout) -> Token:
+        self.seen.append((client, credentials.username))
+        if self.refuse_unread:
+            raise InvalidCredentials("invalid_client", error="invalid_client")
+        return super().login(client, credentials, timeout)
+
+
+def test_log_in_passes_the_client_and_no_empty_user_name(clock: FakeClock) -> None:
+    grant = RecordingGrant(clock)
+    vault = FakeVault()
+    rungs = Rungs(grant, TokenClient(), vault, 30.0, clock)
+    refusals = Refusals(vault, 60.0)
+    for name in ("alice", ""):
+        log_in(
+            rungs, 1.0, username=name, secret=lambda: Secret("right", "given"),
+            refusals=refusals, explicit=False,
+        )  # fmt: skip
+    assert grant.seen == [(rungs.client, "alice"), (rungs.client, None)]
+
+
+def test_a_refusal_before_the_secret_was_read_records_and_clears_nothing(clock: FakeClock) -> None:
+    grant = RecordingGrant(clock)
+    grant.refuse_unread = True
+    vault = FakeVault()
+    vault.set_refusal(Refusal("an-older-one", T0 + 60, "refused"))
+    rungs = Rungs(grant, TokenClient(), vault, 30.0, clock)
+    for explicit in (False, True):
+        with pytest.raises(InvalidCredentials, match="invalid_client"):
+            log_in(
+                rungs, 1.0, username="alice", secret=lambda: Secret("right", "given"),
+                refusals=Refusals(vault, 60.0), explicit=explicit,
+            )  # fmt: skip
+    assert vault.get_refusal() == Refusal("an-older-one", T0 + 60, "refused")
+
+
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [(StoreError("the keyring is locked"), "the keyring is locked"), (KeyError("pw"), "KeyError")],
+)
+def test_storing_a_prompted_password_logs_what_happened(
+    rungs: Rungs,
+    vault: FakeVault,
+    caplog: pytest.LogCaptureFixture,
+    error: Exception,
+    shown: str,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="requests_silentauth")
+    login_with(rungs, Secret("right", "prompt"))(5.0)
+    assert lines(caplog)[-1] == ("DEBUG", "stored the password for alice after a login")
+
+    def fail(secret: str) -> None:
+        raise error
+
+    vault.set_secret = fail  # type: ignore[method-assign]
+    caplog.clear()
+    login_with(rungs, Secret("right", "prompt"))(5.0)
+    assert lines(caplog)[-1] == (
+        "WARNING",
+        f"could not store the password ({shown}); it will be asked again",
+    )

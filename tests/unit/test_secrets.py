@@ -83,3 +83,41 @@ def test_ask_names_the_user_and_origin_and_an_empty_answer_is_none() -> None:
     assert ask(ACCOUNT, read) == Secret("typed", "prompt")
     assert asked == ["Password for alice at https://login.example.test: "]
     assert ask(ACCOUNT, read) is None
+
+
+# -- edges the mutation run found untested ------------------------------------------------------
+
+
+def test_the_prompt_and_the_hint_without_a_user_name() -> None:
+    from requests_silentauth import Account, MemoryStore
+    from requests_silentauth._secrets import ask, not_found
+    from requests_silentauth._vault import Vault
+
+    account = Account("https://login.example.test/oauth/token", "")
+    asked: list[str] = []
+
+    def read(text: str) -> str:
+        asked.append(text)
+        return ""
+
+    assert ask(account, read=read) is None
+    assert asked == ["Password for client at https://login.example.test: "]
+    assert str(not_found(Vault(MemoryStore(), account))) == (
+        "no password is stored for the client at https://login.example.test (memory (nothing is "
+        "kept after the process ends)); store one with: silentauth login --url "
+        "https://login.example.test/oauth/token"
+    )
+
+
+def test_may_prompt_reads_the_real_streams_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from requests_silentauth._secrets import may_prompt
+
+    class Tty:
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stdin", Tty())
+    monkeypatch.setattr("sys.stderr", Tty())
+    assert may_prompt(None) is True
+    monkeypatch.setattr("sys.stdin", None)
+    assert may_prompt(None) is False
