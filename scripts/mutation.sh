@@ -13,11 +13,12 @@ rm -rf mutants  # mutmut keeps its own copy of the tests: start from the current
 .venv/bin/mutmut run >mutants.log 2>&1 || { tail -20 mutants.log; exit 1; }
 results=$(.venv/bin/mutmut results --all true 2>/dev/null)
 echo "== surviving mutants"
-echo "$results" | grep -v ': killed$' | while read -r name status; do
+echo "$results" | grep -v ': killed$' | grep -v ': timeout$' | while read -r name status; do
     echo "-- ${name%:} ($status)"
     .venv/bin/mutmut show "${name%:}" 2>/dev/null | grep -E '^[-+][^-+]' || true
 done
 total=$(echo "$results" | grep -c ': ' || true)
-killed=$(echo "$results" | grep -c ': killed$' || true)
+# A mutant that makes the unit layer hang (bounded by mutmut's timeout) is detected too.
+killed=$(echo "$results" | grep -c -E ': (killed|timeout)$' || true)
 rm -f mutants.log
 awk -v k="$killed" -v n="$total" 'BEGIN { printf "mutation: %d killed of %d (%.1f%%)\n", k, n, (n ? 100 * k / n : 0) }'
