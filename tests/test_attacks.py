@@ -3,6 +3,9 @@ on the code it was written against, unless marked "defence holds". Loopback only
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -12,8 +15,9 @@ from typing import Any
 import filelock
 import pytest
 import requests
+import urllib3
 
-from requests_silentauth import FileStore, PasswordGrant, SilentAuth
+from requests_silentauth import FileStore, PasswordGrant, Query, SilentAuth, SilentAuthAdapter
 from requests_silentauth.testing import TokenServer
 
 from .conftest import PASSWORD, USER
@@ -72,3 +76,94 @@ def requests_silentauth_errors() -> tuple[type[BaseException], ...]:
     from requests_silentauth import SilentAuthError
 
     return (SilentAuthError,)
+
+
+# -- 2. hangs: fork in the middle of a renewal -------------------------------------------------
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_child_forked_during_a_renewal_can_renew_with_a_memory_store(
+    server: TokenServer, make_auth: MakeAuth
+) -> None:
+    """Behaviour 15: "a child forked at any moment can use the auth; locks ... are reset in the
+    child". The flight and the token session are reset, but the store's per-account lock is
+    not: the ladder holds ``MemoryStore``'s ``threading.Lock`` during the token request, so a
+    child forked then inherits it locked, and its first renewal blocks forever on it (no
+    deadline applies to the store lock: even ``timeout=2`` hangs)."""
+    server.token_delay = 3.0  # the parent's renewal is in flight for 3 s
+    auth = make_auth()  # MemoryStore
+    parent = threading.Thread(target=auth.get_token, daemon=True)
+    parent.start()
+    deadline = time.monotonic() + 10
+    while server.counts.get("token", 0) < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.counts.get("token", 0) == 1, "the parent's token request never arrived"
+    pid = os.fork()
+    if pid == 0:  # the child: renew with a 2 s budget, in a thread we can stop waiting for
+        code = 3
+        try:
+            worker = threading.Thread(
+                target=lambda: auth._manager.for_request(2.0), daemon=True
+            )
+            worker.start()
+            worker.join(10)
+            code = 3 if worker.is_alive() else 0
+        finally:
+            os._exit(code)
+    status = None
+    end = time.monotonic() + 20
+    while time.monotonic() < end:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    parent.join(10)
+    assert status is not None and os.waitstatus_to_exitcode(status) == 0, (
+        "the forked child's renewal still hangs after 10 s (MemoryStore lock inherited locked)"
+    )
+
+
+# -- requests' own timeout types -----------------------------------------------------------
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("mounted", [False, True], ids=["session.auth", "adapter"])
+def test_a_urllib3_timeout_object_is_a_valid_request_timeout(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session, mounted: bool
+) -> None:
+    """requests documents and accepts ``timeout=urllib3.Timeout(...)``; the auth turns it into
+    a budget with ``float(timeout)`` and crashes the request with a bare TypeError (the
+    first request, and any 401 recovery)."""
+    auth = make_auth()
+    if mounted:
+        session.mount(server.url + "/", SilentAuthAdapter(auth))
+    else:
+        session.auth = auth
+    r = session.get(server.url + "/api/data", timeout=urllib3.Timeout(connect=5, read=5))
+    assert r.status_code == 200
+
+
+# -- 1. leaks: logs at DEBUG ---------------------------------------------------------------------
+
+
+@pytest.mark.timeout(30)
+def test_query_token_never_reaches_a_debug_log(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """README: the token goes "never into logs". With ``Query`` placement the token is in the
+    URL, and urllib3's connection pool logs the request line (path and query) at DEBUG: any
+    application that turns on DEBUG logging (``logging.basicConfig(level=DEBUG)``) writes
+    ``?access_token=...`` to its log. The library owns that URL and could redact it (a filter on
+    the ``urllib3.connectionpool`` logger), or the README must say so."""
+    caplog.set_level(logging.DEBUG)
+    auth = make_auth(placement=Query("access_token"))
+    session.auth = auth
+    assert session.get(server.url + "/api/data").status_code == 200
+    token = auth.token.access_token if auth.token else "<none>"
+    leaked = [r.name for r in caplog.records if token in r.getMessage()]
+    assert not leaked, f"the access token is in DEBUG records of {leaked}"
