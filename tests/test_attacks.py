@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +18,15 @@ import pytest
 import requests
 import urllib3
 
-from requests_silentauth import FileStore, PasswordGrant, Query, SilentAuth, SilentAuthAdapter
+from requests_silentauth import (
+    FileStore,
+    MemoryStore,
+    PasswordGrant,
+    Query,
+    SilentAuth,
+    SilentAuthAdapter,
+    TokenEndpointError,
+)
 from requests_silentauth.testing import TokenServer
 
 from .conftest import PASSWORD, USER
@@ -167,3 +176,74 @@ def test_query_token_never_reaches_a_debug_log(
     token = auth.token.access_token if auth.token else "<none>"
     leaked = [r.name for r in caplog.records if token in r.getMessage()]
     assert not leaked, f"the access token is in DEBUG records of {leaked}"
+
+
+# -- 2. hangs: a token endpoint that trickles its headers ---------------------------------------
+
+
+@pytest.fixture
+def header_trickler() -> Any:
+    """A loopback "token endpoint" that answers a status line, then one header byte every
+    0.3 s, forever (until the test ends): per-read socket timeouts never fire."""
+    stop = threading.Event()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(32)
+
+    def handle(conn: socket.socket) -> None:
+        try:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            while not stop.is_set():
+                conn.sendall(b"X")
+                time.sleep(0.3)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/oauth/token"
+    stop.set()
+    listener.close()
+
+
+def _token_workers() -> int:
+    return sum(1 for t in threading.enumerate() if t.name == "silentauth-token-request")
+
+
+@pytest.mark.timeout(30)
+def test_abandoned_token_requests_do_not_leave_threads_and_sockets_behind(
+    header_trickler: str,
+) -> None:
+    """Behaviour 6 holds for the caller (each attempt ends at its 1 s deadline: defence holds
+    for the deadline itself), but the worker thread is abandoned, not stopped, while the
+    server is still sending headers (``_Exchange.abandon`` can only shut a socket it saw, and
+    it sees it only after the headers). Against an identity provider that trickles headers,
+    every renewal attempt of a long-running service leaks one thread and one socket, without
+    bound."""
+    before = _token_workers()
+    auth = SilentAuth(
+        PasswordGrant(header_trickler), username=USER, password=PASSWORD,
+        store=MemoryStore(), prompt=False, token_timeout=1.0,
+    )
+    for _ in range(5):
+        started = time.monotonic()
+        with pytest.raises(TokenEndpointError):
+            auth.get_token()
+        assert time.monotonic() - started < 10  # the deadline itself holds
+    end = time.monotonic() + 8
+    while _token_workers() > before and time.monotonic() < end:
+        time.sleep(0.1)
+    assert _token_workers() - before == 0, (
+        f"{_token_workers() - before} token-request threads still running 8 s after their "
+        "1 s deadline"
+    )
