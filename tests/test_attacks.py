@@ -247,3 +247,68 @@ def test_abandoned_token_requests_do_not_leave_threads_and_sockets_behind(
         f"{_token_workers() - before} token-request threads still running 8 s after their "
         "1 s deadline"
     )
+
+
+# -- 2/5. a rejection whose body never ends -------------------------------------------------------
+
+
+@pytest.fixture
+def endless_401() -> Any:
+    """A loopback API that answers every request 401 with a chunked body that never ends (a
+    small chunk every 50 ms: no read timeout ever fires)."""
+    stop = threading.Event()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(32)
+
+    def handle(conn: socket.socket) -> None:
+        try:
+            conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer error=\"invalid_token\"\r\n"
+                b"Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )
+            while not stop.is_set():
+                conn.sendall(b"400\r\n" + b"x" * 1024 + b"\r\n")
+                time.sleep(0.05)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    listener.close()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("mounted", [False, True], ids=["session.auth", "adapter"])
+def test_draining_a_rejected_response_is_bounded(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session, endless_401: str,
+    mounted: bool,
+) -> None:
+    """With ``stream=True`` the caller never reads the body, and nothing in requests does
+    either. But the recovery's ``release()`` reads the rejected response's whole body into
+    memory (``response.content``) before resending: a 401 whose body never ends (or is
+    huge) hangs the request forever and grows memory without bound, whatever ``timeout=``.
+    A drain should be capped (read a few KiB, else close the connection instead of
+    reusing it)."""
+    auth = make_auth(origins=[endless_401])
+    if mounted:
+        session.mount(endless_401 + "/", SilentAuthAdapter(auth))
+    else:
+        session.auth = auth
+    thread, out = _run_in_thread(
+        lambda: session.get(endless_401 + "/api/data", stream=True, timeout=2)
+    )
+    thread.join(15)
+    assert not thread.is_alive(), "the request is still draining a 401 body after 15 s"
