@@ -49,3 +49,57 @@ def test_a_garbage_parts_index_does_not_cost_hundreds_of_thousands_of_keyring_ca
     else:
         chunked.delete(ACCOUNT, "token")
     assert kv.calls < 2_000, f"{kv.calls} keyring calls for one {operation} of a small value"
+
+
+# -- 1. leaks: a token URL with credentials in it ----------------------------------------------
+
+
+@pytest.mark.timeout(30)
+def test_credentials_in_the_token_url_never_reach_a_repr() -> None:
+    """A careless user writes the client credentials into the token URL
+    (``https://client:secret@idp/token``, a common pattern for Basic client auth). The library
+    never sends them (explicit auth wins), yet ``repr(auth)`` (what a debugger, a log of the
+    session or an error report shows) prints the URL whole, secret included; so do the keyring
+    service name, the FileStore's ``endpoint`` field and ``silentauth status``, which all use
+    the raw URL as the account's endpoint."""
+    from requests_silentauth import MemoryStore, PasswordGrant, SilentAuth
+
+    auth = SilentAuth(
+        PasswordGrant("https://cli:URL-SECRET-123@idp.example/oauth/token"),
+        username="alice",
+        password="pw",
+        store=MemoryStore(),
+    )
+    assert "URL-SECRET-123" not in repr(auth)
+    assert "URL-SECRET-123" not in auth.account.endpoint
+
+
+@pytest.mark.timeout(30)
+def test_a_bad_token_url_error_does_not_quote_its_password() -> None:
+    """Behaviour 10 (no secret in an exception message): a token URL with a typo in its port
+    is reported with its ``user:password@`` part quoted verbatim."""
+    from requests_silentauth import MemoryStore, PasswordGrant, SilentAuth
+
+    with pytest.raises(ValueError) as caught:
+        SilentAuth(
+            PasswordGrant("https://cli:URL-SECRET-123@idp.example:99999/oauth/token"),
+            username="alice",
+            store=MemoryStore(),
+        )
+    assert "URL-SECRET-123" not in str(caught.value)
+
+
+# -- 1. plain http: the loopback exemption by name -------------------------------------------
+
+
+@pytest.mark.timeout(30)
+def test_plain_http_exemption_is_not_granted_to_a_name_the_resolver_decides() -> None:
+    """Behaviour 9: "the plain-http exemption for loopback never sends a secret elsewhere".
+    ``is_loopback`` exempts every ``*.localhost`` name by its spelling, but requests resolves
+    it with the system resolver, and glibc without nss-myhostname/systemd-resolved sends
+    ``idp.localhost`` to DNS (search domains included): whoever answers decides where the
+    password goes in clear text. Only literal loopback addresses (and ``localhost`` itself,
+    which /etc/hosts pins) are safe to exempt without resolving and checking."""
+    from requests_silentauth._origins import origin_of, transport_ok
+
+    assert not transport_ok(origin_of("http://idp.localhost:8080"), allow_insecure=False)
