@@ -3,6 +3,7 @@ on the code it was written against, unless marked "defence holds". Loopback only
 
 from __future__ import annotations
 
+import http.server
 import logging
 import os
 import signal
@@ -312,3 +313,91 @@ def test_draining_a_rejected_response_is_bounded(
     )
     thread.join(15)
     assert not thread.is_alive(), "the request is still draining a 401 body after 15 s"
+
+
+# -- 4. loops and the resend budget ---------------------------------------------------------------
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("mounted", [False, True], ids=["session.auth", "adapter"])
+def test_rejected_response_stays_in_history_when_the_resend_redirects(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session, mounted: bool
+) -> None:
+    """README: "the rejected response kept in `history`". It is, unless the resent request is
+    answered with a redirect: requests rebuilds ``history`` for the redirect chain from the
+    response the hook returned, and the 401 that caused the renewal disappears (history is
+    just ``[302]``), so a caller auditing what happened never sees the rejection."""
+    auth = make_auth()
+    if mounted:
+        session.mount(server.url + "/", SilentAuthAdapter(auth))
+    else:
+        session.auth = auth
+    auth.get_token()
+    server.revoke_access_tokens()
+    r = session.get(server.url + "/api/redirect?to=%2Fapi%2Fdata&code=302")
+    assert r.status_code == 200
+    assert [h.status_code for h in r.history] == [401, 302]
+
+
+class _HopHandler(http.server.BaseHTTPRequestHandler):
+    """``/hop/N``: the first request to each hop is refused (401 invalid_token), the resend is
+    redirected to ``/hop/N+1``; ``/hop/12`` answers 200. A hostile or broken API."""
+
+    protocol_version = "HTTP/1.1"
+    seen: dict[str, int]
+    lock: threading.Lock
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        with self.lock:
+            self.seen[self.path] = count = self.seen.get(self.path, 0) + 1
+        n = int(self.path.rsplit("/", 1)[1])
+        if n >= 12:
+            self._reply(200, [])
+        elif count % 2 == 1:
+            self._reply(401, [("WWW-Authenticate", 'Bearer error="invalid_token"')])
+        else:
+            self._reply(302, [("Location", f"/hop/{n + 1}")])
+
+    def _reply(self, status: int, headers: list[tuple[str, str]]) -> None:
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.fixture
+def hop_server() -> Any:
+    handler = type("H", (_HopHandler,), {"seen": {}, "lock": threading.Lock()})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("mounted", [False, True], ids=["session.auth", "adapter"])
+def test_one_call_renews_the_token_at_most_once_across_redirects(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session, hop_server: str,
+    mounted: bool,
+) -> None:
+    """README: a rejected token "is renewed and the request resent **once**". The budget is
+    per hop, so an API that refuses every hop once and redirects the resend (a loop of
+    "401, then 302 to the next page") costs one token request per hop: 12 token requests and
+    24 API sends for ONE ``session.get``, up to ``max_redirects`` (30) each call: a token
+    request storm against the identity provider driven by the API server."""
+    auth = make_auth(origins=[hop_server])
+    if mounted:
+        session.mount(hop_server + "/", SilentAuthAdapter(auth))
+    else:
+        session.auth = auth
+    auth.get_token()
+    server.reset_counts()
+    session.get(hop_server + "/hop/0", timeout=10)
+    assert server.counts["token"] <= 1, f"{server.counts['token']} token requests for one call"
