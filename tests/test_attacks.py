@@ -401,3 +401,24 @@ def test_one_call_renews_the_token_at_most_once_across_redirects(
     server.reset_counts()
     session.get(hop_server + "/hop/0", timeout=10)
     assert server.counts["token"] <= 1, f"{server.counts['token']} token requests for one call"
+
+
+@pytest.mark.timeout(30)
+def test_a_prepared_request_sent_again_after_a_cross_origin_redirect_is_authenticated(
+    server_factory: Callable[..., TokenServer], make_auth: MakeAuth, session: requests.Session
+) -> None:
+    """Issue 7: "the budget belongs to one send, not to one PreparedRequest object". Sending
+    the same prepared request twice (a retry loop around ``session.send(prep)``) works, unless
+    its first send followed a redirect to another origin: the redirect guard stripped the
+    token from the caller's own PreparedRequest and left ``carried=None`` in the hop state the
+    hook shares with every later send, so the second send goes out without a token and its
+    401 is not recovered (the hook thinks no token was sent)."""
+    ours, other = server_factory(), server_factory()
+    session.auth = make_auth(ours)
+    target = requests.utils.quote(other.url + "/public/headers", safe="")
+    prep = session.prepare_request(
+        requests.Request("GET", f"{ours.url}/api/redirect?to={target}&code=302")
+    )
+    assert session.send(prep).status_code == 200
+    again = session.send(prep)
+    assert again.status_code == 200, [h.status_code for h in again.history] + [again.status_code]
