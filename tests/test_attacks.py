@@ -422,3 +422,60 @@ def test_a_prepared_request_sent_again_after_a_cross_origin_redirect_is_authenti
     assert session.send(prep).status_code == 200
     again = session.send(prep)
     assert again.status_code == 200, [h.status_code for h in again.history] + [again.status_code]
+
+
+# -- 2/5. a failing identity provider, many threads -----------------------------------------------
+
+
+@pytest.mark.timeout(30)
+def test_single_flight_shares_a_hanging_renewal(server: TokenServer, make_auth: MakeAuth) -> None:
+    """Defence holds (behaviour 7): 16 threads behind a token endpoint that hangs wait about
+    one token_timeout together and make one token request."""
+    server.token_delay = 5.0
+    auth = make_auth(token_timeout=1.0)
+    errors: list[str] = []
+
+    def one() -> None:
+        try:
+            auth.get_token()
+        except TokenEndpointError as exc:
+            errors.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=one) for _ in range(16)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert time.monotonic() - started < 10
+    assert len(errors) == 16 and server.counts["token"] == 1
+
+
+@pytest.mark.timeout(30)
+def test_retry_after_from_a_failing_token_endpoint_is_honoured(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session
+) -> None:
+    """A token endpoint that answers ``503`` with ``Retry-After: 120`` (overloaded, or in
+    maintenance). Single flight only shares a failure with the threads already waiting, and
+    ``Retry-After`` is honoured only for an *early* renewal: with no valid token every API
+    call makes its own token request at once. Eight worker threads in a loop hammer the
+    overloaded identity provider with hundreds of token requests a second (838 in 3 s when
+    this was written), exactly what Retry-After asked them not to do. The failure should be
+    remembered until Retry-After (capped) and raised without a request meanwhile."""
+    server.fail_token_requests(1_000_000, status=503, retry_after="120")
+    session.auth = make_auth()
+    stop = time.monotonic() + 2.0
+
+    def loop() -> None:
+        while time.monotonic() < stop:
+            try:
+                session.get(server.url + "/api/data", timeout=5)
+            except TokenEndpointError:
+                pass
+
+    threads = [threading.Thread(target=loop) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert server.counts["token"] <= 8, f"{server.counts['token']} token requests in 2 s"
