@@ -479,3 +479,40 @@ def test_retry_after_from_a_failing_token_endpoint_is_honoured(
     for t in threads:
         t.join(20)
     assert server.counts["token"] <= 8, f"{server.counts['token']} token requests in 2 s"
+
+
+# -- 2. hangs: user code that uses the auth again -----------------------------------------------
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("mounted", [False, True], ids=["session.auth", "adapter"])
+def test_a_login_callable_may_use_the_application_session(
+    server: TokenServer, session: requests.Session, mounted: bool
+) -> None:
+    """The obvious login callable posts with the application's own session, the one the auth
+    is set on (the login endpoint lives on the API's origin). That POST goes through our hook
+    (or adapter), which asks for a token, which waits for the flight in progress: the flight
+    this very thread leads, inside the callable. The request self-deadlocks for the whole
+    timeout, never reaches the server, and ends with "timed out waiting for the token renewal
+    in progress in another thread" (it is this thread). Behaviours 4 and 5: user code never
+    runs under our locks, token requests never recurse into our own auth."""
+
+    def login(credentials: Any) -> Any:
+        r = session.post(
+            server.url + "/json/login",
+            json={"account": credentials.username, "secret": credentials.password},
+            timeout=5,
+        )
+        return r.json()["data"]["token"]
+
+    auth = SilentAuth(
+        login, username=USER, password=PASSWORD, origins=[server.url], store=MemoryStore(),
+        prompt=False, token_timeout=3.0,
+    )
+    if mounted:
+        session.mount(server.url + "/", SilentAuthAdapter(auth))
+    else:
+        session.auth = auth
+    r = session.get(server.url + "/api/data", timeout=5)
+    assert server.counts["json:login"] == 1
+    assert r.status_code == 200
