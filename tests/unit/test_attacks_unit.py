@@ -103,3 +103,49 @@ def test_plain_http_exemption_is_not_granted_to_a_name_the_resolver_decides() ->
     from requests_silentauth._origins import origin_of, transport_ok
 
     assert not transport_ok(origin_of("http://idp.localhost:8080"), allow_insecure=False)
+
+
+# -- 1. leaks: a keyring backend's error message --------------------------------------------------
+
+
+@pytest.mark.timeout(30)
+def test_a_keyring_backend_error_quoting_the_value_does_not_reach_the_message(
+    tmp_path: object,
+) -> None:
+    """``_install``/``log_in`` say "a custom store's message may quote what it was given: only
+    ours are logged whole", but ``KeyringStore`` wraps a keyring *backend's* message (third
+    party code, some of which echo what they were asked to store) into its own StoreError
+    text, and chains the backend exception as ``__cause__``. The password that
+    ``auth.login(remember=True)`` or a prompted login stores then reaches the exception
+    message (printed by the CLI), the WARNING log, and ``__cause__`` (behaviour 10)."""
+    import keyring
+    import keyring.backend
+
+    from requests_silentauth import KeyringStore, StoreError
+
+    class Echoing(keyring.backend.KeyringBackend):
+        priority = 0  # type: ignore[assignment]
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return None
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            raise RuntimeError(f"backend refused to store {password!r} for {username}")
+
+        def delete_password(self, service: str, username: str) -> None:
+            pass
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(Echoing())
+    try:
+        store = KeyringStore(attempts=1, lock_dir=str(tmp_path))
+        with pytest.raises(StoreError) as caught:
+            store.set(ACCOUNT, "secret", "PASSWORD-XYZ-123")
+    finally:
+        keyring.set_keyring(previous)
+    exc: BaseException | None = caught.value
+    chain = []
+    while exc is not None:
+        chain.append(f"{exc!s} {exc!r}")
+        exc = exc.__cause__ or exc.__context__
+    assert not any("PASSWORD-XYZ-123" in text for text in chain), chain
