@@ -516,3 +516,35 @@ def test_a_login_callable_may_use_the_application_session(
     r = session.get(server.url + "/api/data", timeout=5)
     assert server.counts["json:login"] == 1
     assert r.status_code == 200
+
+
+# -- 3. lost refresh tokens -------------------------------------------------------------------------
+
+
+class _WritesFail(MemoryStore):
+    """Every token write fails with an exception a custom store might raise."""
+
+    def set(self, account: Any, name: str, value: str) -> None:
+        if name == "token":
+            raise RuntimeError("disk full")
+        super().set(account, name, value)
+
+
+@pytest.mark.timeout(30)
+def test_rotated_refresh_token_survives_failing_store_writes(
+    server_factory: Callable[..., TokenServer], make_auth: MakeAuth, session: requests.Session
+) -> None:
+    """Defence holds (behaviour 3): with every token write failing (RuntimeError, not a
+    StoreError) and a server that rotates refresh tokens and revokes the family on reuse,
+    two rejections in a row are each recovered by a refresh with the newest refresh token;
+    the spent one is never presented."""
+    srv = server_factory(reuse_detection=True)
+    auth = make_auth(srv, store=_WritesFail())
+    session.auth = auth
+    assert session.get(srv.url + "/api/data").status_code == 200
+    for _ in range(2):
+        srv.revoke_access_tokens()
+        assert session.get(srv.url + "/api/data").status_code == 200
+    assert srv.counts["token:refresh_token"] == 2
+    assert srv.counts["reuse_detected"] == 0
+    assert srv.counts["token:password"] == 1
