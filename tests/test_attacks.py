@@ -548,3 +548,49 @@ def test_rotated_refresh_token_survives_failing_store_writes(
     assert srv.counts["token:refresh_token"] == 2
     assert srv.counts["reuse_detected"] == 0
     assert srv.counts["token:password"] == 1
+
+
+@pytest.mark.timeout(30)
+def test_request_timeout_bounds_a_keyring_that_does_not_answer(
+    server: TokenServer, session: requests.Session, tmp_path: Path
+) -> None:
+    """A Secret Service that shows an unlock prompt nobody answers (or a stuck D-Bus) blocks
+    ``get_password``. The store read happens on the request's path (the first renewal reads
+    the stored token and password) with no deadline: a request with ``timeout=2`` hangs for
+    as long as the keyring does. Behaviour 8 and the README: "a request's own timeout= wins"."""
+    import keyring
+    import keyring.backend
+
+    from requests_silentauth import KeyringStore
+
+    release = threading.Event()
+
+    class Stuck(keyring.backend.KeyringBackend):
+        priority = 0  # type: ignore[assignment]
+
+        def get_password(self, service: str, username: str) -> str | None:
+            release.wait(60)
+            return None
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            pass
+
+        def delete_password(self, service: str, username: str) -> None:
+            pass
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(Stuck())
+    thread = None
+    try:
+        session.auth = SilentAuth(
+            PasswordGrant(server.token_url), username=USER, password=PASSWORD,
+            store=KeyringStore(attempts=1, lock_dir=tmp_path), prompt=False,
+        )
+        thread, out = _run_in_thread(lambda: session.get(server.url + "/api/data", timeout=2))
+        thread.join(15)
+        assert not thread.is_alive(), "a request with timeout=2 still waits for the keyring"
+    finally:
+        release.set()
+        if thread is not None:
+            thread.join(10)
+        keyring.set_keyring(previous)
