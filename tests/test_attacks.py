@@ -594,3 +594,62 @@ def test_request_timeout_bounds_a_keyring_that_does_not_answer(
         if thread is not None:
             thread.join(10)
         keyring.set_keyring(previous)
+
+
+# -- 1. plain http to loopback, through a proxy from the environment -----------------------------
+
+
+class _ProxyRecorder(http.server.BaseHTTPRequestHandler):
+    """A forward proxy on loopback that records what it was asked to forward."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list[str]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.seen.append(f"{self.requestline}\n{self.headers}")
+        body = b"{}"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("mounted", [False, True], ids=["session.auth", "adapter"])
+def test_loopback_plain_http_exemption_never_hands_the_token_to_a_proxy(
+    server: TokenServer, make_auth: MakeAuth, monkeypatch: pytest.MonkeyPatch, mounted: bool
+) -> None:
+    """Plain http is allowed to a loopback API only because the token then never leaves the
+    machine. Behaviour 9 makes sure of that for token requests (no environment proxy), but not
+    for the API requests that carry the token: with ``HTTP_PROXY`` set (and no ``NO_PROXY``
+    for 127.0.0.1, which requests does not bypass on its own), the bearer token travels in
+    clear text to the proxy, i.e. off the machine. The loopback exemption must not apply to a
+    request that a proxy will forward (or the proxy must be bypassed)."""
+    seen: list[str] = []
+    handler = type("P", (_ProxyRecorder,), {"seen": seen})
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    proxy.daemon_threads = True
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        proxy_url = f"http://127.0.0.1:{proxy.server_address[1]}"
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        monkeypatch.setenv("http_proxy", proxy_url)
+        auth = make_auth()
+        token = auth.get_token().access_token  # the token request itself bypasses the proxy
+        with requests.Session() as s:  # trust_env=True: the application's default
+            if mounted:
+                s.mount(server.url + "/", SilentAuthAdapter(auth))
+            else:
+                s.auth = auth
+            s.get(server.url + "/api/data", timeout=5)
+        assert seen, "the proxy was not used at all (test set-up)"
+        assert not any(token in text for text in seen), "the proxy received the bearer token"
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
