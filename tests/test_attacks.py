@@ -21,6 +21,7 @@ import urllib3
 
 from requests_silentauth import (
     FileStore,
+    Header,
     MemoryStore,
     PasswordGrant,
     Query,
@@ -653,3 +654,34 @@ def test_loopback_plain_http_exemption_never_hands_the_token_to_a_proxy(
     finally:
         proxy.shutdown()
         proxy.server_close()
+
+
+# -- 1. two auths at once: the adapter's recovery silences the hook's redirect guard -------------
+
+
+@pytest.mark.timeout(30)
+def test_hook_guards_its_redirect_even_when_an_adapter_recovered_the_response(
+    server_factory: Callable[..., TokenServer], make_auth: MakeAuth
+) -> None:
+    """A session with a ``SilentAuthAdapter`` (auth A, Bearer) mounted on the API and a
+    ``session.auth`` (auth B, an ``X-Api-Key`` header from another identity provider) for the
+    same API. When A recovers a 401, it adds the response to the process-wide ``RESENT`` set;
+    B's hook then returns early for that response, *before* its redirect guard. If the resent
+    request is answered with a redirect to another origin, B's header stays on the request
+    requests copies for the next hop: B's token goes to the other origin. ``RESENT`` should
+    only silence the recovery of the same auth, never another auth's redirect guard."""
+    api, other, idp_b = server_factory(), server_factory(), server_factory()
+    auth_a = make_auth(api)
+    auth_b = make_auth(idp_b, origins=[api.url], placement=Header("X-Api-Key"))
+    token_b = auth_b.get_token().access_token
+    auth_a.get_token()
+    api.revoke_access_tokens()  # A's token is rejected once: A renews and resends
+    with requests.Session() as s:
+        s.trust_env = False
+        s.mount(api.url + "/", SilentAuthAdapter(auth_a))
+        s.auth = auth_b
+        target = requests.utils.quote(other.url + "/public/headers", safe="")
+        r = s.get(f"{api.url}/api/redirect?to={target}&code=302", timeout=10)
+    assert r.status_code == 200 and r.url.startswith(other.url)
+    seen = r.json()["headers"]
+    assert token_b not in repr(seen), "auth B's token reached another origin"
