@@ -149,3 +149,29 @@ def test_a_keyring_backend_error_quoting_the_value_does_not_reach_the_message(
         chain.append(f"{exc!s} {exc!r}")
         exc = exc.__cause__ or exc.__context__
     assert not any("PASSWORD-XYZ-123" in text for text in chain), chain
+
+
+# -- 3. lost refresh tokens: a wall clock that steps back --------------------------------------
+
+
+@pytest.mark.timeout(30)
+def test_a_token_another_process_stored_is_used_even_if_the_clock_stepped_back() -> None:
+    """``plan`` ignores a stored token whose ``issued_at`` (wall clock) is older than ours. But
+    every write happens under the store lock after re-reading the store, so a stored token
+    that differs from the one we last saw was written *after* ours and holds the newest
+    refresh token, whatever the clocks said. After an NTP step or a VM resume that moves the
+    wall clock back, another process's refresh looks "older": we refresh again with our
+    refresh token, which that process already spent (rotation): ``invalid_grant``, a fresh
+    login, and with reuse detection the whole family revoked (the other process's token
+    too)."""
+    from requests_silentauth._ladder import Adopt, Refresh, plan
+    from requests_silentauth._token import Token
+
+    ours = Token("at-ours", refresh_token="rt-spent-by-other", expires_at=1_100.0,
+                 issued_at=1_000.0)
+    theirs = Token("at-theirs", refresh_token="rt-newest", expires_at=4_000.0, issued_at=400.0)
+    step = plan(ours=ours, saved=ours, stored=theirs, rejected=None, now=1_090.0, leeway=30.0,
+                reason="token expires soon")
+    assert isinstance(step, Adopt | Refresh)
+    used = step.token if isinstance(step, Adopt) else step.base
+    assert used.refresh_token == "rt-newest", step
