@@ -175,3 +175,25 @@ def test_a_token_another_process_stored_is_used_even_if_the_clock_stepped_back()
     assert isinstance(step, Adopt | Refresh)
     used = step.token if isinstance(step, Adopt) else step.base
     assert used.refresh_token == "rt-newest", step
+
+
+# -- 1/3. behaviour 2 through login callables ----------------------------------------------------
+
+
+@pytest.mark.timeout(30)
+def test_two_login_callables_for_the_same_api_never_share_tokens() -> None:
+    """Behaviour 2: "a read-only client silently uses an admin client's token stored by another
+    tool" must not happen. ``SilentAuth`` says of callables: "the origins it serves name its
+    account in the store, so two scripts with different callables never share (or swap)
+    tokens". But two callables for the same API (an admin login and a read-only login, no
+    username) get the same account ``callable:<origins>``: with the default KeyringStore the
+    read-only script silently uses the admin token the other script stored."""
+    from requests_silentauth import MemoryStore, SilentAuth
+
+    store = MemoryStore()  # stands for the shared default keyring
+    admin = SilentAuth(lambda c: "ADMIN-TOKEN", origins=["https://api.example"], store=store,
+                       prompt=False)
+    readonly = SilentAuth(lambda c: "READONLY-TOKEN", origins=["https://api.example"],
+                          store=store, prompt=False)
+    assert admin.get_token().access_token == "ADMIN-TOKEN"
+    assert readonly.get_token().access_token == "READONLY-TOKEN"
