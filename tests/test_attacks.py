@@ -3,6 +3,7 @@ on the code it was written against, unless marked "defence holds". Loopback only
 
 from __future__ import annotations
 
+import base64
 import http.server
 import logging
 import os
@@ -20,6 +21,8 @@ import requests
 import urllib3
 
 from requests_silentauth import (
+    BasicToken,
+    Bearer,
     FileStore,
     Header,
     MemoryStore,
@@ -706,3 +709,61 @@ def test_a_token_due_on_arrival_does_not_cost_a_token_request_per_api_request(
     for _ in range(5):
         assert session.get(srv.url + "/api/data").status_code == 200
     assert srv.counts["token"] <= 2, f"{srv.counts['token']} token requests for 5 API requests"
+
+
+# -- 1. defence holds: the redirect guard against many Location spellings -------------------------
+
+_LOCATIONS = {
+    "absolute": "{B}/public/headers?keep=1",
+    "scheme-relative": "//127.0.0.1:{pb}/public/headers",
+    "userinfo-ours": "http://127.0.0.1:{pa}@127.0.0.1:{pb}/public/headers",
+    "backslash-authority": "http://127.0.0.1:{pb}\\@127.0.0.1:{pa}/public/headers",
+    "upper-scheme": "HTTP://127.0.0.1:{pb}/public/headers",
+    "trailing-dot": "http://127.0.0.1.:{pb}/public/headers",
+    "fragment-at": "http://127.0.0.1:{pb}#@127.0.0.1:{pa}/public/headers",
+    "query-at": "http://127.0.0.1:{pb}?@127.0.0.1:{pa}/public/headers",
+}
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("mode", ["session.auth", "adapter", "both"])
+@pytest.mark.parametrize(
+    "placement",
+    [Bearer(), BasicToken(), Header("X-Auth-Token"), Query("access_token")],
+    ids=["bearer", "basic", "header", "query"],
+)
+def test_redirect_guard_holds_for_odd_locations(
+    server_factory: Callable[..., TokenServer], make_auth: MakeAuth, mode: str, placement: Any
+) -> None:
+    """Defence holds: whatever the Location spelling and redirect code, the other origin never
+    receives the token (checked on what the other server echoes back)."""
+    ours, other = server_factory(), server_factory()
+    pa, pb = ours.url.rsplit(":", 1)[1], other.url.rsplit(":", 1)[1]
+    auth = make_auth(ours, placement=placement)
+    token = auth.get_token().access_token
+    encoded = base64.b64encode(f"{token}:".encode()).decode()
+    reached = 0
+    for code in (301, 302, 303, 307, 308):
+        for form, template in _LOCATIONS.items():
+            location = template.format(B=other.url, pa=pa, pb=pb)
+            with requests.Session() as s:
+                s.trust_env = False
+                if mode in ("session.auth", "both"):
+                    s.auth = auth
+                if mode in ("adapter", "both"):
+                    s.mount(ours.url + "/", SilentAuthAdapter(auth))
+                target = requests.utils.quote(location, safe="")
+                try:
+                    r = s.get(f"{ours.url}/api/redirect?to={target}&code={code}", timeout=5)
+                except requests.RequestException:
+                    continue
+                try:
+                    seen = r.json()
+                except ValueError:
+                    continue
+                host = seen.get("headers", {}).get("host", "") if isinstance(seen, dict) else ""
+                if host.endswith(f":{pb}"):
+                    reached += 1
+                    text = repr(seen)
+                    assert token not in text and encoded not in text, (code, form)
+    assert reached >= 5 * 4  # the test reached the other origin (set-up check)
