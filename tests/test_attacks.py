@@ -767,3 +767,46 @@ def test_redirect_guard_holds_for_odd_locations(
                     text = repr(seen)
                     assert token not in text and encoded not in text, (code, form)
     assert reached >= 5 * 4  # the test reached the other origin (set-up check)
+
+
+# -- 1. defence holds: secrets in exceptions from a hostile token endpoint --------------------
+
+
+def _chain_texts(exc: BaseException | None) -> list[str]:
+    texts: list[str] = []
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        texts += [str(exc), repr(exc), repr(exc.args), repr(vars(exc))]
+        exc = exc.__cause__ or exc.__context__
+    return texts
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (400, '{"error":"invalid_grant","error_description":"bad %(pw)s %(cs)s"}'),
+        (401, '{"error":"invalid_client","error_description":"bad %(cs)s"}'),
+        (400, '{"error":"x%(pw)s","error_description":"d"}'),
+        (403, '{"error":"access_denied","error_description":"%(pw)s"}'),
+        (500, "oops %(pw)s %(cs)s"),
+        (200, "<html>%(pw)s</html>"),
+    ],
+)
+def test_no_secret_in_any_exception_from_a_hostile_token_endpoint(
+    server: TokenServer, make_auth: MakeAuth, status: int, body: str
+) -> None:
+    """Defence holds (behaviour 10): an endpoint that quotes the password or the client secret
+    back never gets them into the message, repr, args, attributes, cause or context."""
+    from .conftest import CLIENT_SECRET
+
+    server.fail_token_requests(
+        5, status=status,
+        body=(body % {"pw": PASSWORD, "cs": CLIENT_SECRET}).encode(),
+        content_type="application/json" if body.startswith("{") else "text/html",
+    )
+    with pytest.raises(Exception) as caught:  # noqa: PT011 - any type, checked below
+        make_auth().get_token()
+    texts = _chain_texts(caught.value)
+    assert not [t for t in texts if PASSWORD in t or CLIENT_SECRET in t]
