@@ -810,3 +810,25 @@ def test_no_secret_in_any_exception_from_a_hostile_token_endpoint(
         make_auth().get_token()
     texts = _chain_texts(caught.value)
     assert not [t for t in texts if PASSWORD in t or CLIENT_SECRET in t]
+
+
+# -- 4. bodies: replayable bodies refused ---------------------------------------------------------
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("kind", ["bytearray", "memoryview"])
+def test_an_in_memory_body_is_resent_after_a_rejection(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session, kind: str
+) -> None:
+    """``data=bytearray(...)`` or ``memoryview`` is in memory and trivially replayable, but
+    ``replayable()`` only knows ``bytes``/``str`` and seekable streams: a token rejection
+    fails with UnreplayableBodyError ("a generator or a stream that cannot be rewound")
+    instead of the silent recovery the README promises."""
+    auth = make_auth()
+    session.auth = auth
+    auth.get_token()
+    server.revoke_access_tokens()
+    data = bytearray(b"payload") if kind == "bytearray" else memoryview(b"payload")
+    r = session.post(server.url + "/api/echo", data=data)
+    assert r.status_code == 200
+    assert base64.b64decode(r.json()["body_b64"]) == b"payload"
