@@ -14,7 +14,7 @@ import requests
 from requests import PreparedRequest, Response
 
 from . import _profiles
-from ._endpoint import Timeout, TokenClient
+from ._endpoint import Timeout, TokenClient, token_request_active
 from ._flow import Policy, attach, drive, respond
 from ._grants import CallableLogin, Credentials, Grant
 from ._manager import TokenManager
@@ -119,6 +119,10 @@ class SilentAuth(requests.auth.AuthBase):
     # -- requests' AuthBase: a thin driver of the flow -------------------------------------
 
     def __call__(self, r: PreparedRequest) -> PreparedRequest:
+        if token_request_active():
+            # Token work of our own (a token POST, a login callable) through the application's
+            # session: it is how a token is made, so it never waits for one.
+            return r
         timeout = _request_timeout(self.token_timeout)
         hop = _Hop(drive(attach(self.policy, r), self._manager, _no_send, timeout))
         # One hook per prepared request; requests shares the hooks dict with the copies it

@@ -98,7 +98,9 @@ def token_request_active() -> bool:
 
 
 @contextmanager
-def _marked() -> Iterator[None]:
+def token_work() -> Iterator[None]:
+    """Marks this thread as doing token work (a token POST, or a grant's own code such as a
+    login callable) while the block runs: see ``token_request_active``."""
     _local.depth = getattr(_local, "depth", 0) + 1
     try:
         yield
@@ -341,7 +343,7 @@ def _exchange(
     """The worker: send, read, and leave only plain values in ``ex``. Every exception is
     caught here and reduced to its type name, so none (and no prepared request) leaves."""
     outcome: _Arrived | _Failed
-    with _marked():
+    with token_work():
         try:
             response = session.post(url, **send)
         except requests.Timeout as exc:
@@ -440,7 +442,7 @@ class TokenClient:
         where = str(origin_of(url))
         budget = _budget(timeout)
         sent_at = self.clock()
-        with _marked():
+        with token_work():
             outcome = self._send(url, data, json_body, auth, budget)
         if isinstance(outcome, _Failed):
             raise failure_error(outcome, where=where)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urljoin
 
@@ -23,7 +23,7 @@ from requests.cookies import extract_cookies_to_jar
 from ._challenge import bearer_error
 from ._endpoint import Timeout
 from ._errors import UnreplayableBodyError
-from ._origins import OriginSet, check_transport, transport_ok
+from ._origins import Origin, OriginSet, check_transport, env_proxied, transport_ok
 from ._placement import Placement, put, relocate
 from ._token import Token
 
@@ -31,8 +31,11 @@ log = logging.getLogger("requests_silentauth")
 T = TypeVar("T")
 
 #: Responses that are already the outcome of our recovery, so that no second layer (hook after
-#: adapter) re-authenticates again.
-RESENT: weakref.WeakSet[Response] = weakref.WeakSet()
+#: adapter) re-authenticates again; each with the request requests will copy for a redirect
+#: (the one it sent, not our resent copy), which the other layer's redirect guard must see.
+RESENT: weakref.WeakKeyDictionary[Response, PreparedRequest] = weakref.WeakKeyDictionary()
+#: At most this much of a rejected body is read before it is dropped (a 401 that never ends).
+DRAIN_LIMIT = 64 * 1024
 #: The most sends after the original: a retry with another thread's renewed token, then at
 #: most one after this send's own renewal.
 MAX_RESENDS = 2
@@ -47,12 +50,23 @@ class Policy:
     reauth_on: frozenset[int]
     is_rejected: Callable[[Response], bool] | None
     allow_insecure_http: bool
+    #: Whether a proxy from the environment would carry a request to this URL (the loopback
+    #: exemption from https holds only for a request that stays on this machine).
+    proxied: Callable[[str], bool] = field(default=env_proxied)
 
     def may_carry(self, url: str | None) -> bool:
         """Whether a token may go to ``url``: an allowed origin, over https or to loopback (or
         the user opted in to plain http). The one check for recovery and redirects."""
         origin = self.origins.match(url)
-        return origin is not None and transport_ok(origin, allow_insecure=self.allow_insecure_http)
+        if origin is None or url is None:
+            return False
+        return transport_ok(
+            origin, allow_insecure=self.allow_insecure_http, proxied=self._proxied(origin, url)
+        )
+
+    def _proxied(self, origin: Origin, url: str) -> bool:
+        """Asked only where it matters: plain http to loopback, not opted in."""
+        return origin.scheme == "http" and not self.allow_insecure_http and self.proxied(url)
 
 
 # -- the actions the flow yields, and what the driver answers ------------------------------
@@ -125,7 +139,7 @@ def replayable(request: PreparedRequest) -> bool:
     """Rewind the body if it can be resent identically; False when it cannot (generators,
     consumed or non-seekable streams)."""
     body = request.body
-    if body is None or isinstance(body, bytes | str):
+    if body is None or isinstance(body, bytes | str | bytearray | memoryview):
         return True
     position = request._body_position  # set by requests when it prepared the body
     seek = getattr(body, "seek", None)
@@ -148,7 +162,12 @@ def attach(policy: Policy, request: PreparedRequest) -> Flow[Token | None]:
     if origin is None:
         policy.placement.strip(request)
         return None
-    check_transport(origin, allow_insecure=policy.allow_insecure_http, what="a token")
+    check_transport(
+        origin,
+        allow_insecure=policy.allow_insecure_http,
+        what="a token",
+        proxied=policy._proxied(origin, request.url or ""),
+    )
     issued: Issued = yield NeedToken(None, "request")
     put(policy.placement, request, issued.token.access_token)
     return issued.token
@@ -157,13 +176,14 @@ def attach(policy: Policy, request: PreparedRequest) -> Flow[Token | None]:
 def respond(policy: Policy, response: Response, sent: Token | None) -> Flow[Outcome]:
     """After a response to a request that carried ``sent``: recover a rejection (one renewal,
     at most ``MAX_RESENDS`` resends), and decide what a redirect's next hop carries."""
-    if response in RESENT:
-        return Outcome(response, sent)  # the other layer (adapter or hook) recovered it
     # The object requests copies for a redirect from here: this hop's request as sent (after
     # a resend, not the resent copy).
-    copied = response.request
+    copied = RESENT.get(response, response.request)
     token, renewed, resends = sent, False, 0
-    while token is not None and not renewed and resends < MAX_RESENDS:
+    # A response the other layer (adapter or hook) already recovered is not recovered again,
+    # but its redirect is still guarded for this layer's token.
+    recovered = response in RESENT
+    while not recovered and token is not None and not renewed and resends < MAX_RESENDS:
         reason = rejection_reason(policy, response)
         if reason is None:
             break
@@ -206,7 +226,7 @@ def respond(policy: Policy, response: Response, sent: Token | None) -> Flow[Outc
         resent.request = prep
         response = resent
     if resends:
-        RESENT.add(response)
+        RESENT[response] = copied
     carried = token
     if response.is_redirect:
         carried = _guard_redirect(policy, response, copied, token)
@@ -280,12 +300,24 @@ def drive(
 
 
 def release(response: Response) -> None:
-    """Drain and close, like ``HTTPDigestAuth.handle_401``. A body that breaks off is not
-    worth failing the recovery for."""
-    try:
-        response.content  # noqa: B018
-    except Exception as exc:  # ChunkedEncodingError, ConnectionError, a decoding error
-        log.debug("could not read the rejected response's body (%s)", type(exc).__name__)
+    """Drain and close, like ``HTTPDigestAuth.handle_401``, so the connection goes back to the
+    pool and the caller can still read the body from ``history``; but read at most
+    ``DRAIN_LIMIT`` bytes: a body larger than that (or one that never ends) is dropped and its
+    connection closed. A body that breaks off is not worth failing the recovery for."""
+    if response._content is False and not response._content_consumed:
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(8192):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > DRAIN_LIMIT:
+                    log.debug("the rejected response's body is over %d bytes; dropped", size)
+                    break
+            else:
+                response._content = b"".join(chunks)
+        except Exception as exc:  # ChunkedEncodingError, ConnectionError, a decoding error
+            log.debug("could not read the rejected response's body (%s)", type(exc).__name__)
     response.close()
 
 

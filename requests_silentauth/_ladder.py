@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ._backoff import Refusals
-from ._endpoint import TokenClient
+from ._endpoint import TokenClient, token_work
 from ._errors import InvalidCredentials, StoreError
 from ._grants import Credentials, Grant
 from ._secrets import Secret
@@ -194,7 +194,8 @@ def carry_out(
         return Renewal(step.token, "adopted")
     if isinstance(step, Refresh):
         log.debug("refreshing token %s: %s", step.base.fingerprint, step.reason)
-        new = rungs.grant.refresh(rungs.client, step.base, remaining())
+        with token_work():  # the grant's own requests never wait for a token (our adapter)
+            new = rungs.grant.refresh(rungs.client, step.base, remaining())
         if new is not None:
             return _install(rungs, new.with_refresh_fallback(step.base), "refreshed")
         step = Login("refresh token refused (invalid_grant)")
@@ -246,7 +247,8 @@ def log_in(
 
     credentials = Credentials(username or None, resolve)
     try:
-        token = rungs.grant.login(rungs.client, credentials, timeout)
+        with token_work():  # a login callable may post through the application's session
+            token = rungs.grant.login(rungs.client, credentials, timeout)
     except InvalidCredentials as exc:
         if found and not exc.retry_at:
             refusals.record(found[0].value, exc, rungs.clock())

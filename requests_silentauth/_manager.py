@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from . import _secrets
 from ._backoff import Refusals
-from ._endpoint import Timeout, TokenClient, seconds
+from ._endpoint import Timeout, TokenClient, seconds, token_work
 from ._errors import SilentAuthError, TokenEndpointError
 from ._flight import Flight
 from ._grants import Grant
@@ -109,7 +109,8 @@ class TokenManager:
         if renewal is not None and renewal.how != "adopted":
             return token  # just issued
         rungs = self._rungs
-        valid = rungs.grant.verify(rungs.client, token, self._remaining(deadline))
+        with token_work():
+            valid = rungs.grant.verify(rungs.client, token, self._remaining(deadline))
         if valid is None:
             valid = not token.refresh_due(self.clock(), rungs.leeway)
         if valid:

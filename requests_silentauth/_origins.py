@@ -76,21 +76,41 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def transport_ok(origin: Origin, *, allow_insecure: bool) -> bool:
-    """Whether a secret may travel to ``origin``: over https, to a loopback address, or over
-    plain http because the user opted in (RFC 6749 §10.3, RFC 6750 §5.3)."""
-    return origin.scheme == "https" or allow_insecure or is_loopback(origin.host)
+def transport_ok(origin: Origin, *, allow_insecure: bool, proxied: bool = False) -> bool:
+    """Whether a secret may travel to ``origin``: over https, to a loopback address that no
+    proxy stands in front of, or over plain http because the user opted in (RFC 6749 §10.3,
+    RFC 6750 §5.3)."""
+    if origin.scheme == "https" or allow_insecure:
+        return True
+    return is_loopback(origin.host) and not proxied
 
 
-def check_transport(url: str | Origin, *, allow_insecure: bool, what: str) -> None:
+def check_transport(
+    url: str | Origin, *, allow_insecure: bool, what: str, proxied: bool = False
+) -> None:
     """Refuse to send ``what`` (a token, a password) where ``transport_ok`` says no."""
     origin = url if isinstance(url, Origin) else origin_of(url)
-    if transport_ok(origin, allow_insecure=allow_insecure):
+    if transport_ok(origin, allow_insecure=allow_insecure, proxied=proxied):
         return
+    if proxied and is_loopback(origin.host):
+        raise InsecureTransportError(
+            f"refusing to send {what} over plain http to {origin} through the proxy the "
+            "environment names (HTTP_PROXY): add the host to NO_PROXY, use https, or pass "
+            "allow_insecure_http=True if that proxy is trusted"
+        )
     raise InsecureTransportError(
         f"refusing to send {what} over plain http to {origin}: use https, or pass "
         "allow_insecure_http=True if this network is trusted"
     )
+
+
+def env_proxied(url: str) -> bool:
+    """Whether requests would send a request to ``url`` through a proxy from the environment
+    (``HTTP_PROXY``/``ALL_PROXY`` without a matching ``NO_PROXY``): requests does not bypass
+    127.0.0.1 on its own. Reads the environment, as requests does for each request."""
+    from requests.utils import get_environ_proxies, select_proxy
+
+    return bool(select_proxy(url, get_environ_proxies(url)))
 
 
 class OriginSet:

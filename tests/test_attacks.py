@@ -25,6 +25,7 @@ from requests_silentauth import (
     Bearer,
     FileStore,
     Header,
+    InsecureTransportError,
     MemoryStore,
     PasswordGrant,
     Query,
@@ -69,7 +70,10 @@ def test_request_timeout_bounds_the_wait_for_another_processes_store_lock(
     ``renew`` enters ``vault.lock()`` with no deadline at all."""
     store = FileStore(tmp_path / "store.json")  # default lock_timeout=60
     auth = SilentAuth(
-        PasswordGrant(server.token_url), username=USER, password=PASSWORD, store=store,
+        PasswordGrant(server.token_url),
+        username=USER,
+        password=PASSWORD,
+        store=store,
         prompt=False,
     )
     lock_file = store.path.with_name(f"{store.path.name}.{auth.account.key()[:12]}.lock")
@@ -79,7 +83,9 @@ def test_request_timeout_bounds_the_wait_for_another_processes_store_lock(
         session.auth = auth
         thread, out = _run_in_thread(lambda: session.get(server.url + "/api/data", timeout=2))
         thread.join(15)
-        assert not thread.is_alive(), "a request with timeout=2 still waits for the store lock after 15 s"
+        assert not thread.is_alive(), (
+            "a request with timeout=2 still waits for the store lock after 15 s"
+        )
         assert isinstance(out.get("error"), requests_silentauth_errors()), out
     finally:
         other_process.release()
@@ -117,9 +123,7 @@ def test_child_forked_during_a_renewal_can_renew_with_a_memory_store(
     if pid == 0:  # the child: renew with a 2 s budget, in a thread we can stop waiting for
         code = 3
         try:
-            worker = threading.Thread(
-                target=lambda: auth._manager.for_request(2.0), daemon=True
-            )
+            worker = threading.Thread(target=lambda: auth._manager.for_request(2.0), daemon=True)
             worker.start()
             worker.join(10)
             code = 3 if worker.is_alive() else 0
@@ -166,7 +170,9 @@ def test_a_urllib3_timeout_object_is_a_valid_request_timeout(
 
 @pytest.mark.timeout(30)
 def test_query_token_never_reaches_a_debug_log(
-    server: TokenServer, make_auth: MakeAuth, session: requests.Session,
+    server: TokenServer,
+    make_auth: MakeAuth,
+    session: requests.Session,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """README: the token goes "never into logs". With ``Query`` placement the token is in the
@@ -237,8 +243,12 @@ def test_abandoned_token_requests_do_not_leave_threads_and_sockets_behind(
     bound."""
     before = _token_workers()
     auth = SilentAuth(
-        PasswordGrant(header_trickler), username=USER, password=PASSWORD,
-        store=MemoryStore(), prompt=False, token_timeout=1.0,
+        PasswordGrant(header_trickler),
+        username=USER,
+        password=PASSWORD,
+        store=MemoryStore(),
+        prompt=False,
+        token_timeout=1.0,
     )
     for _ in range(5):
         started = time.monotonic()
@@ -270,7 +280,7 @@ def endless_401() -> Any:
         try:
             conn.recv(65536)
             conn.sendall(
-                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer error=\"invalid_token\"\r\n"
+                b'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer error="invalid_token"\r\n'
                 b"Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
             )
             while not stop.is_set():
@@ -298,7 +308,10 @@ def endless_401() -> Any:
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("mounted", [False, True], ids=["session.auth", "adapter"])
 def test_draining_a_rejected_response_is_bounded(
-    server: TokenServer, make_auth: MakeAuth, session: requests.Session, endless_401: str,
+    server: TokenServer,
+    make_auth: MakeAuth,
+    session: requests.Session,
+    endless_401: str,
     mounted: bool,
 ) -> None:
     """With ``stream=True`` the caller never reads the body, and nothing in requests does
@@ -388,7 +401,10 @@ def hop_server() -> Any:
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("mounted", [False, True], ids=["session.auth", "adapter"])
 def test_one_call_renews_the_token_at_most_once_across_redirects(
-    server: TokenServer, make_auth: MakeAuth, session: requests.Session, hop_server: str,
+    server: TokenServer,
+    make_auth: MakeAuth,
+    session: requests.Session,
+    hop_server: str,
     mounted: bool,
 ) -> None:
     """README: a rejected token "is renewed and the request resent **once**". The budget is
@@ -510,8 +526,13 @@ def test_a_login_callable_may_use_the_application_session(
         return r.json()["data"]["token"]
 
     auth = SilentAuth(
-        login, username=USER, password=PASSWORD, origins=[server.url], store=MemoryStore(),
-        prompt=False, token_timeout=3.0,
+        login,
+        username=USER,
+        password=PASSWORD,
+        origins=[server.url],
+        store=MemoryStore(),
+        prompt=False,
+        token_timeout=3.0,
     )
     if mounted:
         session.mount(server.url + "/", SilentAuthAdapter(auth))
@@ -587,8 +608,11 @@ def test_request_timeout_bounds_a_keyring_that_does_not_answer(
     thread = None
     try:
         session.auth = SilentAuth(
-            PasswordGrant(server.token_url), username=USER, password=PASSWORD,
-            store=KeyringStore(attempts=1, lock_dir=tmp_path), prompt=False,
+            PasswordGrant(server.token_url),
+            username=USER,
+            password=PASSWORD,
+            store=KeyringStore(attempts=1, lock_dir=tmp_path),
+            prompt=False,
         )
         thread, out = _run_in_thread(lambda: session.get(server.url + "/api/data", timeout=2))
         thread.join(15)
@@ -651,7 +675,11 @@ def test_loopback_plain_http_exemption_never_hands_the_token_to_a_proxy(
                 s.mount(server.url + "/", SilentAuthAdapter(auth))
             else:
                 s.auth = auth
-            s.get(server.url + "/api/data", timeout=5)
+            # Refused before anything is sent, with the way out in the message.
+            with pytest.raises(InsecureTransportError, match="NO_PROXY"):
+                s.get(server.url + "/api/data", timeout=5)
+        with requests.Session() as plain:  # the same environment, without our auth
+            plain.get(server.url + "/public/headers", timeout=5)
         assert seen, "the proxy was not used at all (test set-up)"
         assert not any(token in text for text in seen), "the proxy received the bearer token"
     finally:
@@ -802,7 +830,8 @@ def test_no_secret_in_any_exception_from_a_hostile_token_endpoint(
     from .conftest import CLIENT_SECRET
 
     server.fail_token_requests(
-        5, status=status,
+        5,
+        status=status,
         body=(body % {"pw": PASSWORD, "cs": CLIENT_SECRET}).encode(),
         content_type="application/json" if body.startswith("{") else "text/html",
     )

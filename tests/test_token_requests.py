@@ -311,7 +311,7 @@ class RecordingAdapter(HTTPAdapter):
 
 
 @pytest.mark.timeout(20)
-def test_a_token_request_is_marked_on_the_thread_that_sends_it(server: TokenServer) -> None:
+def test_a_token_request_istoken_work_on_the_thread_that_sends_it(server: TokenServer) -> None:
     session = requests.Session()
     session.trust_env = False
     adapter = RecordingAdapter()

@@ -167,11 +167,19 @@ def test_a_token_another_process_stored_is_used_even_if_the_clock_stepped_back()
     from requests_silentauth._ladder import Adopt, Refresh, plan
     from requests_silentauth._token import Token
 
-    ours = Token("at-ours", refresh_token="rt-spent-by-other", expires_at=1_100.0,
-                 issued_at=1_000.0)
+    ours = Token(
+        "at-ours", refresh_token="rt-spent-by-other", expires_at=1_100.0, issued_at=1_000.0
+    )
     theirs = Token("at-theirs", refresh_token="rt-newest", expires_at=4_000.0, issued_at=400.0)
-    step = plan(ours=ours, saved=ours, stored=theirs, rejected=None, now=1_090.0, leeway=30.0,
-                reason="token expires soon")
+    step = plan(
+        ours=ours,
+        saved=ours,
+        stored=theirs,
+        rejected=None,
+        now=1_090.0,
+        leeway=30.0,
+        reason="token expires soon",
+    )
     assert isinstance(step, Adopt | Refresh)
     used = step.token if isinstance(step, Adopt) else step.base
     assert used.refresh_token == "rt-newest", step
@@ -191,9 +199,11 @@ def test_two_login_callables_for_the_same_api_never_share_tokens() -> None:
     from requests_silentauth import MemoryStore, SilentAuth
 
     store = MemoryStore()  # stands for the shared default keyring
-    admin = SilentAuth(lambda c: "ADMIN-TOKEN", origins=["https://api.example"], store=store,
-                       prompt=False)
-    readonly = SilentAuth(lambda c: "READONLY-TOKEN", origins=["https://api.example"],
-                          store=store, prompt=False)
+    admin = SilentAuth(
+        lambda c: "ADMIN-TOKEN", origins=["https://api.example"], store=store, prompt=False
+    )
+    readonly = SilentAuth(
+        lambda c: "READONLY-TOKEN", origins=["https://api.example"], store=store, prompt=False
+    )
     assert admin.get_token().access_token == "ADMIN-TOKEN"
     assert readonly.get_token().access_token == "READONLY-TOKEN"

@@ -30,7 +30,7 @@ from requests_silentauth._endpoint import (
     _Exchange,
     _Failed,
     _Late,
-    _marked,
+    token_work,
     _read_body,
     failure_error,
     judge,
@@ -308,9 +308,9 @@ def test_an_exchange_abandoned_first_refuses_a_socket() -> None:
 def test_the_marker_is_per_thread_and_nests() -> None:
     assert not token_request_active()
     seen: list[bool] = []
-    with _marked():
+    with token_work():
         assert token_request_active()
-        with _marked():
+        with token_work():
             assert token_request_active()
         assert token_request_active()
         other = threading.Thread(target=lambda: seen.append(token_request_active()))
@@ -321,7 +321,7 @@ def test_the_marker_is_per_thread_and_nests() -> None:
 
 
 def test_the_marker_is_cleared_by_an_exception() -> None:
-    with pytest.raises(RuntimeError), _marked():
+    with pytest.raises(RuntimeError), token_work():
         raise RuntimeError
     assert not token_request_active()
 

@@ -288,7 +288,7 @@ def test_no_recovery_without_a_token_sent() -> None:
 def test_a_response_the_other_layer_resent_is_left_alone() -> None:
     p = policy()
     rejected = answer(sent_with(p, OLD), 401)
-    RESENT.add(rejected)
+    RESENT[rejected] = rejected.request
     assert step(respond(p, rejected, OLD)) == ("done", Outcome(rejected, OLD))
 
 
