@@ -159,7 +159,7 @@ def renew(
     """Take the store lock, re-read the store, climb the ladder. ``remaining()`` gives the
     seconds left for a token request (raising when none are); ``login(seconds)`` is the login
     rung (``log_in`` with the secret lookup bound)."""
-    with rungs.vault.lock():
+    with rungs.vault.lock(remaining()):  # another process's renewal: within our deadline
         step = plan(
             ours=ours,
             saved=saved,
@@ -176,7 +176,7 @@ def login_now(
     rungs: Rungs, remaining: Callable[[], float], login: Callable[[float], Token]
 ) -> Renewal:
     """An explicit login (``silentauth login``): under the store lock, whatever it holds."""
-    with rungs.vault.lock():
+    with rungs.vault.lock(remaining()):
         return carry_out(Login("login requested"), rungs, remaining=remaining, login=login)
 
 

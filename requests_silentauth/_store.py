@@ -19,6 +19,7 @@ import os
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar, runtime_checkable
@@ -93,6 +94,7 @@ class MemoryStore:
         self._values: dict[tuple[Account, str], str] = {}
         self._guard = threading.Lock()
         self._locks: dict[Account, threading.Lock] = {}
+        _forkable.add(self)
 
     def get(self, account: Account, name: str) -> str | None:
         return self._values.get((account, name))
@@ -105,7 +107,12 @@ class MemoryStore:
 
     def lock(self, account: Account) -> contextlib.AbstractContextManager[object]:
         with self._guard:
-            return self._locks.setdefault(account, threading.Lock())
+            return _ThreadLock(self._locks.setdefault(account, threading.Lock()))
+
+    def _after_fork(self) -> None:
+        # A parent thread renewing at the fork holds a lock no thread of the child will release.
+        self._guard = threading.Lock()
+        self._locks = {}
 
     def describe(self) -> str:
         return "memory (nothing is kept after the process ends)"
@@ -147,6 +154,32 @@ class _FileLock:
     def __exit__(self, *exc: object) -> None:
         self._lock.release()
 
+    def within(self, seconds: float) -> _FileLock:
+        """The same lock, waited for at most ``seconds`` (the rest of a request's deadline)."""
+        return _FileLock(self.path, max(0.0, min(self.timeout, seconds)))
+
+
+class _ThreadLock:
+    """A thread lock that can be waited for within a deadline (``MemoryStore``)."""
+
+    def __init__(self, lock: threading.Lock, timeout: float = -1) -> None:
+        self._lock = lock
+        self.timeout = timeout
+
+    def __enter__(self) -> object:
+        if not self._lock.acquire(timeout=self.timeout):
+            raise StoreError(
+                f"timed out after {self.timeout:.0f}s waiting for another renewal of the same "
+                "token (a MemoryStore shared by several auths)"
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+    def within(self, seconds: float) -> _ThreadLock:
+        return _ThreadLock(self._lock, max(0.0, seconds))
+
 
 def _file_lock(path: Path, timeout: float) -> contextlib.AbstractContextManager[object]:
     return _FileLock(path, timeout)
@@ -166,6 +199,10 @@ class FileStore:
         self.path = Path(path).expanduser()
         self.lock_timeout = lock_timeout
         self._guard = threading.RLock()
+        _forkable.add(self)
+
+    def _after_fork(self) -> None:
+        self._guard = threading.RLock()  # a parent thread may have been writing at the fork
 
     def _read(self) -> dict[str, Any]:
         try:
@@ -450,3 +487,18 @@ def held(lock: contextlib.AbstractContextManager[object]) -> Iterator[None]:
         yield
     finally:
         lock.__exit__(None, None, None)
+
+
+# -- fork safety (issue 7, behaviour 15) ---------------------------------------------------------
+# A child forked while a parent thread held a store's thread lock would wait for it forever.
+
+_forkable: weakref.WeakSet[MemoryStore | FileStore] = weakref.WeakSet()
+
+
+def _reset_in_child() -> None:
+    for store in list(_forkable):
+        store._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_in_child)

@@ -89,9 +89,15 @@ class Vault:
     # -- coordination ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """The store's per-account lock; a custom lock failing with OSError is a StoreError."""
-        with held(self.store.lock(self.account)):
+    def lock(self, timeout: float | None = None) -> Iterator[None]:
+        """The store's per-account lock; a custom lock failing with OSError is a StoreError.
+        ``timeout``: wait at most this long (the rest of a request's deadline) where the
+        store's lock can be bounded (ours can: ``within(seconds)``)."""
+        lock = self.store.lock(self.account)
+        within = getattr(lock, "within", None)
+        if timeout is not None and callable(within):
+            lock = within(timeout)
+        with held(lock):
             yield
 
     def describe(self) -> str:

@@ -123,6 +123,7 @@ class FakeVault(Vault):
         self.write_error: Exception | None = None
         self.writes = 0
         self.on_lock: Callable[[], None] | None = None
+        self.lock_timeouts: list[float | None] = []
 
     def get_token(self) -> Token | None:
         if self.corrupt:
@@ -137,8 +138,9 @@ class FakeVault(Vault):
         self.corrupt = False
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self, timeout: float | None = None) -> Iterator[None]:
         assert not self.held, "the store lock is not reentrant"
+        self.lock_timeouts.append(timeout)
         if self.on_lock is not None:
             self.on_lock()
         self.held = True
@@ -297,6 +299,7 @@ def test_renew_logs_in_and_persists_before_returning(rungs: Rungs, vault: FakeVa
     assert got == Renewal(got.token, "logged_in")
     assert vault.get_token() == got.token
     assert not vault.held
+    assert vault.lock_timeouts == [7.0]  # the store lock is waited for within the deadline
 
 
 def test_renew_adopts_without_a_token_request(

@@ -242,3 +242,64 @@ def test_file_store_refuses_value_names_that_are_its_own_fields(tmp_path: Path) 
     store = FileStore(tmp_path / "store.json")
     with pytest.raises(ValueError, match="username"):
         store.set(ALICE, "username", "x")
+
+
+# -- the lock within a deadline, and after a fork -----------------------------------------------
+
+
+def test_a_held_memory_store_lock_is_waited_for_within_the_deadline_only() -> None:
+    import threading
+
+    from requests_silentauth import Account, MemoryStore, StoreError
+    from requests_silentauth._vault import Vault
+
+    store = MemoryStore()
+    vault = Vault(store, Account("https://login.example.test/t", "alice"))
+    with vault.lock():
+        busy = "timed out after 0s waiting for another renewal"
+        with pytest.raises(StoreError, match=busy), vault.lock(timeout=0.0):
+            pass
+        done = threading.Event()
+
+        def other() -> None:
+            with vault.lock(timeout=30.0):
+                done.set()
+
+        t = threading.Thread(target=other)
+        t.start()
+    t.join(30)
+    assert done.is_set()
+
+
+def test_a_held_file_lock_is_waited_for_within_the_deadline_only(tmp_path: Path) -> None:
+    import filelock
+
+    from requests_silentauth import Account, FileStore, StoreError
+    from requests_silentauth._vault import Vault
+
+    store = FileStore(tmp_path / "s.json")
+    account = Account("https://login.example.test/t", "alice")
+    path = store.path.with_name(f"{store.path.name}.{account.key()[:12]}.lock")
+    other_process = filelock.FileLock(str(path))
+    other_process.acquire()
+    try:
+        with pytest.raises(StoreError, match="timed out after 0s"), Vault(store, account).lock(0.0):
+            pass
+    finally:
+        other_process.release()
+    with Vault(store, account).lock(timeout=0.0):
+        pass
+
+
+def test_the_fork_reset_frees_a_memory_store_lock_a_parent_thread_held() -> None:
+    from requests_silentauth import Account, MemoryStore
+    from requests_silentauth._store import _reset_in_child
+    from requests_silentauth._vault import Vault
+
+    store = MemoryStore()
+    vault = Vault(store, Account("https://login.example.test/t", "alice"))
+    lock = store.lock(vault.account)
+    lock.__enter__()  # a parent thread renewing at the moment of the fork
+    _reset_in_child()
+    with vault.lock(timeout=0.0):  # the child's own lock, free
+        pass
