@@ -68,7 +68,14 @@ def seconds(timeout: Timeout, default: float) -> float:
     if isinstance(timeout, tuple):
         connect, read = timeout
         return (default if connect is None else connect) + (default if read is None else read)
-    return float(timeout)
+    if isinstance(timeout, int | float):
+        return float(timeout)
+    # A urllib3 ``Timeout`` (requests accepts one): its total, else connect plus read.
+    total = getattr(timeout, "total", None)
+    if isinstance(total, int | float):
+        return float(total)
+    parts = [getattr(timeout, name, None) for name in ("connect_timeout", "read_timeout")]
+    return sum(float(p) if isinstance(p, int | float) else default for p in parts)
 
 
 def _budget(timeout: Timeout) -> float:

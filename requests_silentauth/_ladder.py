@@ -207,12 +207,17 @@ def _install(rungs: Rungs, token: Token, how: How) -> Renewal:
     """Persist before use: a rotated refresh token must be in the store before the new access
     token is used, or a crash would leave a spent refresh token there. A write that fails, with
     whatever exception a custom store raises, keeps the token in memory (behaviour 3)."""
-    skew = token.is_expired(rungs.clock())
+    now = rungs.clock()
+    skew = token.is_expired(now)
     if skew:
         # Expired on arrival (our clock is ahead of the server's, or a tiny expires_in took
         # longer than its life to arrive): believing it would cost a token request per API
         # request. Use it until the server rejects it (behaviour 13).
         token = dataclasses.replace(token, expires_at=None)
+    elif token.refresh_due(now, rungs.leeway):
+        # Due on arrival (a slow identity provider ate most of a short life): the leeway is
+        # measured against the life left when it arrived, or every request would renew it.
+        token = dataclasses.replace(token, issued_at=now)
     try:
         rungs.vault.set_token(token)
     except Exception as exc:

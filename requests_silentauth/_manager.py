@@ -20,7 +20,7 @@ from . import _secrets
 from ._backoff import Refusals
 from ._endpoint import Timeout, TokenClient, seconds, token_work
 from ._errors import SilentAuthError, TokenEndpointError
-from ._flight import Flight
+from ._flight import Flight, fresh_copy
 from ._grants import Grant
 from ._ladder import Renewal, Rungs, log_in, login_now, read_stored, renew
 from ._secrets import PromptNeeded, Secret
@@ -34,6 +34,9 @@ log = logging.getLogger("requests_silentauth")
 
 #: Seconds before a failed early renewal is tried again while the token is still valid.
 EARLY_RETRY_PAUSE = 5.0
+#: The longest ``Retry-After`` believed when no valid token is left (a hostile or confused
+#: server must not stop every request for a day).
+MAX_RETRY_AFTER = 60.0
 
 #: What a flight hands its followers: the token, and the renewal when one happened.
 _Outcome = tuple[Token, Renewal | None] | None
@@ -72,6 +75,9 @@ class TokenManager:
         self._loaded = False
         self._early_retry_at = 0.0  # after a failed early renewal, not before this time
         self._skew_warned = False
+        # (until, on the clock; the error): the identity provider asked us to wait (Retry-After)
+        # and no valid token is left: fail at once instead of asking again meanwhile.
+        self._paused: tuple[float, SilentAuthError] | None = None
         _live.add(self)
 
     @property
@@ -162,12 +168,14 @@ class TokenManager:
         """The fresh token, renewed (or shared from the flight in progress) when needed."""
         while True:
             try:
+                self._check_pause()
                 outcome, led = self._flight.run(
                     lambda: self._renew_if_due(deadline), deadline=deadline, clock=self.monotonic
                 )
             except SilentAuthError as exc:
                 token, now = self._token, self.clock()
                 if token is None or token.is_expired(now):
+                    self._note_failure(exc)
                     raise
                 # Like MSAL's early refresh: a failed early renewal keeps the valid token, and
                 # is not tried again on every request (a slow identity provider would otherwise
@@ -199,11 +207,16 @@ class TokenManager:
                     current.fingerprint,
                 )
                 return current, False
-            outcome, led = self._flight.run(
-                functools.partial(self._renew_rejected, rejected, why, deadline),
-                deadline=deadline,
-                clock=self.monotonic,
-            )
+            try:
+                self._check_pause()
+                outcome, led = self._flight.run(
+                    functools.partial(self._renew_rejected, rejected, why, deadline),
+                    deadline=deadline,
+                    clock=self.monotonic,
+                )
+            except SilentAuthError as exc:
+                self._note_failure(exc)
+                raise
             if not led and (outcome is None or outcome[0].access_token == rejected.access_token):
                 continue  # the flight we followed did not replace our token: lead one
             assert outcome is not None  # a flight we lead here always has a token
@@ -289,6 +302,7 @@ class TokenManager:
                 # A person took their time: the token request gets a whole budget of its own.
                 deadline = self.monotonic() + self.token_timeout
         self._token = renewal.token
+        self._paused = None
         if renewal.saved:
             self._saved = renewal.token
         self._early_retry_at = 0.0
@@ -300,6 +314,18 @@ class TokenManager:
                 renewal.token.fingerprint,
             )
         return renewal
+
+    def _check_pause(self) -> None:
+        """Raise the identity provider's last answer while its ``Retry-After`` runs."""
+        paused = self._paused
+        if paused is not None and self.clock() < paused[0]:
+            raise fresh_copy(paused[1]) from None
+
+    def _note_failure(self, exc: SilentAuthError) -> None:
+        wait = getattr(exc, "retry_after", None)
+        now = self.clock()
+        if wait and (self._paused is None or now >= self._paused[0]):  # not our own replay
+            self._paused = (now + min(wait, MAX_RETRY_AFTER), exc)
 
     def _announce(self, renewal: Renewal) -> None:
         """User code, called with no lock of ours held (behaviour 4)."""

@@ -30,13 +30,13 @@ from requests_silentauth._endpoint import (
     _Exchange,
     _Failed,
     _Late,
-    token_work,
     _read_body,
     failure_error,
     judge,
     request_settings,
     seconds,
     token_request_active,
+    token_work,
 )
 
 PASSWORD = "pw-8d1c-secret"
@@ -443,3 +443,15 @@ def test_module_logs_nothing_at_import(caplog: pytest.LogCaptureFixture) -> None
     caplog.set_level(logging.DEBUG)
     TokenClient()
     assert caplog.text == ""
+
+
+def test_a_urllib3_timeout_is_one_budget_too() -> None:
+    from urllib3.util import Timeout as Urllib3Timeout
+
+    from requests_silentauth._endpoint import seconds
+
+    assert seconds(Urllib3Timeout(total=4.0), 10.0) == 4.0
+    assert seconds(Urllib3Timeout(connect=1.0, read=2.0), 10.0) == 3.0
+    assert seconds(Urllib3Timeout(connect=1.0), 10.0) == 11.0
+    assert seconds(Urllib3Timeout(), 10.0) == 20.0
+    assert seconds(3, 10.0) == 3.0

@@ -618,3 +618,17 @@ def test_storing_a_prompted_password_logs_what_happened(
         "WARNING",
         f"could not store the password ({shown}); it will be asked again",
     )
+
+
+def test_a_token_due_on_arrival_is_measured_from_its_arrival(
+    rungs: Rungs, grant: FakeGrant, clock: FakeClock
+) -> None:
+    grant.lifetime = 2.0
+    grant.before = lambda what: clock.advance(1.2)  # a slow identity provider
+    got = carry_out(
+        Login("r"), rungs, remaining=lambda: 5.0, login=login_with(rungs, Secret("right", "given"))
+    )
+    assert not got.clock_skew
+    assert got.token.issued_at == clock.now  # so the leeway is half of the 0.8 s left
+    assert got.token.expires_at == T0 + 2.0
+    assert not got.token.refresh_due(clock.now, 30.0)

@@ -474,3 +474,34 @@ def test_an_explicit_login_prompts_outside_the_locks_too(monkeypatch: pytest.Mon
     assert token.access_token == "at-1"  # a login whatever the store holds
     assert rig.grant.logins == ["right"] and rig.vault.get_secret() == "right"
     assert rig.seen == [token]
+
+
+# -- Retry-After when no valid token is left ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("asked", "honoured"), [(20.0, 20.0), (86400.0, 60.0)])
+def test_with_no_valid_token_retry_after_is_honoured_up_to_a_minute(
+    asked: float, honoured: float
+) -> None:
+    rig = Rig()
+    rig.grant.fail = TokenEndpointError("503", retryable=True, retry_after=asked)
+    with pytest.raises(TokenEndpointError, match="503"):
+        rig.manager.for_request(None)
+    calls = len(rig.grant.timeouts)
+    rig.clock.advance(honoured - 1)
+    for _ in range(3):  # failed at once, without asking the identity provider again
+        with pytest.raises(TokenEndpointError, match="503"):
+            rig.manager.for_request(None)
+        with pytest.raises(TokenEndpointError, match="503"):
+            rig.manager.after_rejection(Token("at-old"), None, "status 401")
+    assert len(rig.grant.timeouts) == calls
+    rig.clock.advance(1)
+    assert rig.manager.for_request(None).access_token == "at-1"
+
+
+def test_a_failure_without_retry_after_is_not_remembered() -> None:
+    rig = Rig()
+    rig.grant.fail = TokenEndpointError("down", retryable=True)
+    with pytest.raises(TokenEndpointError):
+        rig.manager.for_request(None)
+    assert rig.manager.for_request(None).access_token == "at-1"
