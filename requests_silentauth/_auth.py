@@ -16,7 +16,7 @@ from requests import PreparedRequest, Response
 from . import _profiles
 from ._endpoint import Timeout, TokenClient, token_request_active
 from ._flow import Policy, attach, drive, respond
-from ._grants import CallableLogin, Credentials, Grant
+from ._grants import CallableLogin, Credentials, Grant, callable_identity
 from ._manager import TokenManager
 from ._origins import OriginSet, origin_of
 from ._placement import Bearer, Placement
@@ -61,10 +61,11 @@ class SilentAuth(requests.auth.AuthBase):
                 )
             if origins is None:
                 raise ValueError("with a login callable, say where the token may go: origins=[...]")
-            # The callable has no URL: the origins it serves name its account in the store, so
-            # two scripts with different callables never share (or swap) tokens.
+            # The callable has no URL: the function itself and the origins it serves name its
+            # account in the store, so two scripts with different callables (an admin and a
+            # read-only login for one API) never share (or swap) tokens.
             where = ",".join(str(o) for o in OriginSet.parse(origins))
-            grant = CallableLogin(grant, endpoint=f"callable:{where}")
+            grant = CallableLogin(grant, endpoint=f"callable:{callable_identity(grant)}:{where}")
         if grant.needs_username and not username:
             raise ValueError(f"{type(grant).__name__} needs a username")
         if leeway < 0 or token_timeout <= 0 or login_backoff < 0:

@@ -48,7 +48,10 @@ CHUNK_BYTES = 2400
 HEAD = "sa1:"
 #: Most generations remembered for clean-up; beyond that the oldest are forgotten (they can
 #: only pile up while every delete fails), so the index itself always fits one entry.
-MAX_GENERATIONS = 64
+MAX_GENERATIONS = 8
+#: The most parts a value may have (about 75,000 characters). A damaged or hostile index or head
+#: naming more must not cost a keyring call per part it claims (each is a D-Bus round trip).
+MAX_PARTS = 64
 
 
 class KeyValue(Protocol):
@@ -117,6 +120,12 @@ class Chunked:
             # A small value that looks like a head is stored as a one-part head, so that
             # reading it back is never ambiguous.
             parts = split_utf16(value, self.limit)
+            if len(parts) > MAX_PARTS:
+                where = self._where(account, name)
+                raise StoreError(
+                    f"a value of {len(value)} characters is too large for {where} (at most "
+                    f"{MAX_PARTS} parts); use a FileStore for values this size"
+                )
             digest = _digest(value)
             head = f"{HEAD}{len(parts)}:{digest}:{parts[0]}"
             new = (digest[:8], len(parts)) if len(parts) > 1 else None
@@ -254,7 +263,7 @@ def parse_head(head: str) -> tuple[int, str, str]:
     if not (count_s.isascii() and count_s.isdigit() and len(count_s) <= 5):
         raise ValueError("bad part count")
     count = int(count_s)
-    if not 1 <= count <= 10_000 or not _is_hex(digest, 16):
+    if not 1 <= count <= MAX_PARTS or not _is_hex(digest, 16):
         raise ValueError("bad head")
     return count, digest, first
 
@@ -267,7 +276,7 @@ def parse_generations(raw: str) -> list[Generation]:
         digest8, _, count_s = item.partition(":")
         if _is_hex(digest8, 8) and count_s.isascii() and count_s.isdigit() and len(count_s) <= 5:
             generation = (digest8, int(count_s))
-            if 2 <= generation[1] <= 10_000 and generation not in found:
+            if 2 <= generation[1] <= MAX_PARTS and generation not in found:
                 found.append(generation)
     return found
 

@@ -40,6 +40,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.auth import AuthBase, HTTPBasicAuth
 
 from ._errors import TokenEndpointError
@@ -56,7 +57,8 @@ DEFAULT_BUDGET = 10.0
 #: The longest budget we honour: ``threading`` waits overflow on infinity.
 MAX_BUDGET = 86400.0
 
-Timeout = float | tuple[float | None, float | None] | None
+#: What ``timeout=`` may be: seconds, ``(connect, read)``, a urllib3 ``Timeout``, or None.
+Timeout = float | tuple[float | None, float | None] | urllib3.util.Timeout | None
 
 
 def seconds(timeout: Timeout, default: float) -> float:

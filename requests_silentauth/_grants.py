@@ -13,17 +13,18 @@ back has our secrets blanked out before it is quoted."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
 from ._endpoint import Answer, Timeout, TokenClient
 from ._errors import InvalidCredentials, SilentAuthError, TokenEndpointError
-from ._origins import origin_of
+from ._origins import origin_of, shown
 from ._token import Token, fingerprint, lookup
 
 __all__ = ["ClientCredentials", "Credentials", "Grant", "JsonLogin", "PasswordGrant"]
@@ -77,6 +78,18 @@ class Grant(Protocol):
 
 def _where(url: str) -> str:
     return str(origin_of(url))
+
+
+def _endpoint_url(url: str) -> None:
+    """A login endpoint's URL must be an http(s) URL without credentials in it: a
+    ``user:password@`` part would travel into reprs, store entry names and logs, where
+    ``client_id=``/``client_secret=`` never do."""
+    origin_of(url)  # raises ValueError on a malformed URL (never quoting credentials)
+    if "@" in urlsplit(url).netloc:
+        raise ValueError(
+            f"{shown(url)!r} carries credentials; pass them as client_id= and client_secret= "
+            "(or the user's password), never in the URL"
+        )
 
 
 #: Shorter secrets are not looked for in server text: "bad" or "error" occur in ordinary
@@ -153,7 +166,9 @@ class _OAuth2:
     client_auth: str = "basic"  # "basic" (RFC 6749 §2.3.1) or "body"
 
     def __post_init__(self) -> None:
-        origin_of(self.token_url)  # raises ValueError on a malformed URL
+        _endpoint_url(self.token_url)
+        if self.introspection_url is not None:
+            _endpoint_url(self.introspection_url)
         if self.client_auth not in ("basic", "body"):
             raise ValueError("client_auth must be 'basic' or 'body'")
 
@@ -321,7 +336,7 @@ class JsonLogin:
     def __post_init__(self) -> None:
         for url in (self.url, self.refresh_url, self.verify_url):
             if url is not None:
-                origin_of(url)
+                _endpoint_url(url)
 
     @property
     def endpoint(self) -> str:
@@ -409,6 +424,17 @@ def _json_refused(answer: Answer, url: str, secrets: tuple[str | None, ...]) -> 
         error=error,
         status_code=answer.status,
     )
+
+
+def callable_identity(fn: Callable[..., object]) -> str:
+    """A stable name for a login function: where it is defined and a digest of its code (not
+    its line numbers), so the same script keeps its stored token across runs and edits
+    elsewhere, while two different functions never share one."""
+    code = getattr(fn, "__code__", None) or getattr(type(fn).__call__, "__code__", None)
+    name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    module = getattr(fn, "__module__", None) or type(fn).__module__
+    body = b"" if code is None else code.co_code + repr(code.co_consts).encode("utf-8", "replace")
+    return f"{module}.{name}#{hashlib.sha256(body).hexdigest()[:12]}"
 
 
 @dataclass(frozen=True, repr=False)

@@ -67,8 +67,11 @@ def parse_origin(text: str) -> Origin:
 
 
 def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback IP literal. Not ``*.localhost`` (RFC 6761 asks resolvers to
+    answer those with loopback, but glibc without nss-myhostname sends them to DNS, and
+    whoever answers would receive the secret over plain http)."""
     host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

@@ -364,34 +364,40 @@ class KeyringStore:
     # -- keyring access, bounded retries, clear errors ------------------------------------
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """``fn`` with bounded retries. Errors name the backend's exception by type only and
+        chain nothing (issue 7, behaviour 10): a backend's message or traceback may quote the
+        value it was given, which can be a password or a token."""
         import keyring.errors
 
+        failure, init = "an unknown error", False
         for attempt in range(1, self.attempts + 1):
             try:
                 return fn()
-            except keyring.errors.NoKeyringError as exc:
-                raise StoreError(f"no usable keyring backend: {_NO_BACKEND_HELP}") from exc
-            except keyring.errors.KeyringLocked as exc:
-                raise StoreError(
-                    f"the keyring is locked and could not be unlocked while trying to {what}; "
-                    "unlock it (log in to the desktop session) or choose another store"
-                ) from exc
+            except keyring.errors.NoKeyringError:
+                failure = "none"
+                break
+            except keyring.errors.KeyringLocked:
+                failure = "locked"
+                break
             except Exception as exc:
                 # D-Bus hiccups and a Secret Service that answers nonsense under many
                 # short-lived clients (gnome-keyring does, now and then): bounded retry.
+                failure = type(exc).__name__
+                init = isinstance(exc, keyring.errors.InitError)
                 if attempt == self.attempts:
-                    if isinstance(exc, keyring.errors.InitError):
-                        raise StoreError(
-                            f"the keyring backend could not start ({clip(str(exc))}): "
-                            f"{_NO_BACKEND_HELP}"
-                        ) from exc
-                    raise StoreError(
-                        f"the keyring backend failed to {what} ({type(exc).__name__}: "
-                        f"{clip(str(exc))}); {_NO_BACKEND_HELP}"
-                    ) from exc
-                log.debug("keyring failed to %s (%s); retrying", what, type(exc).__name__)
+                    break
+                log.debug("keyring failed to %s (%s); retrying", what, failure)
                 time.sleep(0.05 * 4 ** (attempt - 1))
-        raise AssertionError("unreachable")
+        if failure == "none":
+            raise StoreError(f"no usable keyring backend: {_NO_BACKEND_HELP}")
+        if failure == "locked":
+            raise StoreError(
+                f"the keyring is locked and could not be unlocked while trying to {what}; "
+                "unlock it (log in to the desktop session) or choose another store"
+            )
+        if init:
+            raise StoreError(f"the keyring backend could not start ({failure}): {_NO_BACKEND_HELP}")
+        raise StoreError(f"the keyring backend failed to {what} ({failure}); {_NO_BACKEND_HELP}")
 
     def _backend(self) -> Any:
         import keyring

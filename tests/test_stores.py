@@ -162,8 +162,8 @@ def test_locks_of_different_accounts_are_independent(store: Store) -> None:
 
 def test_memory_store_shares_one_lock_per_account() -> None:
     store = MemoryStore()
-    assert store.lock(ALICE) is store.lock(ALICE)
-    assert store.lock(ALICE) is not store.lock(BOB)
+    assert store.lock(ALICE)._lock is store.lock(ALICE)._lock  # type: ignore[attr-defined]
+    assert store.lock(ALICE)._lock is not store.lock(BOB)._lock  # type: ignore[attr-defined]
 
 
 # -- FileStore specifics ------------------------------------------------------------------------
@@ -611,11 +611,13 @@ def test_keyring_read_gives_up_after_the_attempts(
 ) -> None:
     flaky = FlakyReadKeyring(failures=2)
     install_backend(flaky)
-    with pytest.raises(StoreError, match="hiccup") as info:
+    with pytest.raises(StoreError, match=r"failed to read a value \(RuntimeError\)") as info:
         Vault(KeyringStore(lock_dir=tmp_path, attempts=2), ALICE).get_secret()
     assert flaky.reads == 2
     assert info.value.corrupt is False
-    assert isinstance(info.value.__cause__, RuntimeError)
+    # By type only, chained to nothing: a backend's text may quote what it was given.
+    assert "hiccup" not in str(info.value)
+    assert info.value.__cause__ is None and info.value.__context__ is None
 
 
 def test_keyring_write_failure_says_what_to_do_without_the_secret(
@@ -627,7 +629,7 @@ def test_keyring_write_failure_says_what_to_do_without_the_secret(
     with pytest.raises(StoreError) as info:
         Vault(kstore, ALICE).set_secret(SECRET)
     message = str(info.value)
-    assert "backend exploded: the collection is gone" in message  # the original message
+    assert "exploded" not in message  # by type only: a backend's text may quote the value
     assert "FileStore" in message
     assert "PYTHON_KEYRING_BACKEND" in message
     assert SECRET not in message

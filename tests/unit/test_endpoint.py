@@ -164,7 +164,6 @@ def _chosen_proxy(session: requests.Session, url: str) -> str | None:
         "http://127.0.0.1:8080/oauth/token",
         "http://localhost/oauth/token",
         "http://LOCALHOST:9/t",
-        "http://app.localhost/t",
         "http://[::1]:8080/t",
         "http://127.1.2.3/t",
         "https://127.0.0.1/t",
