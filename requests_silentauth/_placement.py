@@ -5,6 +5,8 @@ take it off again, so a redirect to another origin never carries it, whatever th
 from __future__ import annotations
 
 import base64
+import logging
+import re
 from typing import Protocol
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
@@ -103,6 +105,36 @@ class BasicToken(Header):
         return "BasicToken()"
 
 
+class _RedactQuery(logging.Filter):
+    """urllib3 logs each request line (path and query) at DEBUG: with a ``Query`` placement
+    that line holds the token. This filter on urllib3's connection-pool logger masks the value
+    of every parameter a ``Query`` placement uses, however its name is encoded ("never into
+    logs")."""
+
+    _PARAMETER = re.compile(r"([?&])([^=&\s\"']+)=([^&\s\"']*)")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.names:
+            message = record.getMessage()
+            masked = self._PARAMETER.sub(self._mask, message)
+            if masked != message:
+                record.msg, record.args = masked, ()
+        return True
+
+    def _mask(self, match: re.Match[str]) -> str:
+        if unquote_plus(match.group(2)) in self.names:
+            return f"{match.group(1)}{match.group(2)}=***"
+        return match.group(0)
+
+
+_redact = _RedactQuery()
+logging.getLogger("urllib3.connectionpool").addFilter(_redact)
+
+
 class Query:
     """The token as a query parameter (RFC 6750 §2.3 allows it; prefer a header: URLs end up in
     server logs)."""
@@ -111,6 +143,7 @@ class Query:
         if not name:
             raise ValueError("the query parameter needs a name")
         self.name = name
+        _redact.names.add(name)
 
     def apply(self, request: PreparedRequest, token: str) -> None:
         self._rewrite(request, token)

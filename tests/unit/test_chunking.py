@@ -347,7 +347,7 @@ def test_a_value_needing_more_than_max_parts_is_refused_and_nothing_is_written(k
     from requests_silentauth._chunking import MAX_PARTS
 
     chunked = Chunked(kv, 10)
-    with pytest.raises(StoreError, match=f"too large .* at most {MAX_PARTS} parts"):
+    with pytest.raises(StoreError, match=rf"too large .* \(at most {MAX_PARTS} parts\)"):
         chunked.set(ALICE, "token", "x" * (5 * (MAX_PARTS + 1)))
     assert chunked.get(ALICE, "token") is None
     chunked.set(ALICE, "token", "x" * (5 * MAX_PARTS))  # exactly the most parts: fine

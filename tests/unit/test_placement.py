@@ -148,3 +148,25 @@ def test_relocate_leaves_location_alone_for_header_placements() -> None:
     location = "https://b.example/p?access_token=theirs"
     assert relocate(Bearer(), location, None) == location
     assert relocate(Header("X-T"), location, "new") == location
+
+
+def test_urllib3_request_lines_never_show_a_query_token(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    Query("api_key")
+    caplog.set_level(logging.DEBUG, logger="urllib3.connectionpool")
+    logging.getLogger("urllib3.connectionpool").debug(
+        '%s://%s:%s "%s %s %s" %s %s',
+        "https",
+        "api.example.com",
+        443,
+        "GET",
+        "/data?x=1&access_token=tok-1&api%5Fkey=tok-2&api_key=tok-3&y=2",
+        "HTTP/1.1",
+        200,
+        None,
+    )
+    assert caplog.records[-1].getMessage() == (
+        'https://api.example.com:443 "GET /data?x=1&access_token=***&api%5Fkey=***'
+        '&api_key=***&y=2 HTTP/1.1" 200 None'
+    )
