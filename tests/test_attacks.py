@@ -4,6 +4,7 @@ on the code it was written against, unless marked "defence holds". Loopback only
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.server
 import logging
 import os
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import filelock
 import pytest
@@ -47,7 +49,7 @@ def _run_in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, dict[str, A
         started = time.monotonic()
         try:
             out["result"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - reported to the test
+        except BaseException as exc:
             out["error"] = exc
         out["elapsed"] = time.monotonic() - started
 
@@ -161,7 +163,10 @@ def test_a_urllib3_timeout_object_is_a_valid_request_timeout(
         session.mount(server.url + "/", SilentAuthAdapter(auth))
     else:
         session.auth = auth
-    r = session.get(server.url + "/api/data", timeout=urllib3.Timeout(connect=5, read=5))
+    r = session.get(
+        server.url + "/api/data",
+        timeout=urllib3.Timeout(connect=5, read=5),  # type: ignore[arg-type]
+    )
     assert r.status_code == 200
 
 
@@ -231,6 +236,15 @@ def _token_workers() -> int:
     return sum(1 for t in threading.enumerate() if t.name == "silentauth-token-request")
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason=(
+        "known limit: against an endpoint that trickles its headers the caller returns at its "
+        "deadline, but the worker thread and its socket live until the server stops or the per-"
+        "read timeout ends them (requests gives no handle on the socket before the headers "
+        "arrive)"
+    ),
+)
 @pytest.mark.timeout(30)
 def test_abandoned_token_requests_do_not_leave_threads_and_sockets_behind(
     header_trickler: str,
@@ -325,7 +339,7 @@ def test_draining_a_rejected_response_is_bounded(
         session.mount(endless_401 + "/", SilentAuthAdapter(auth))
     else:
         session.auth = auth
-    thread, out = _run_in_thread(
+    thread, _out = _run_in_thread(
         lambda: session.get(endless_401 + "/api/data", stream=True, timeout=2)
     )
     thread.join(15)
@@ -335,6 +349,13 @@ def test_draining_a_rejected_response_is_bounded(
 # -- 4. loops and the resend budget ---------------------------------------------------------------
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "known limit: when the resent request is redirected, requests rebuilds history from the"
+        " redirect chain and the rejected 401 drops out"
+    ),
+)
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("mounted", [False, True], ids=["session.auth", "adapter"])
 def test_rejected_response_stays_in_history_when_the_resend_redirects(
@@ -367,7 +388,7 @@ class _HopHandler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         with self.lock:
             self.seen[self.path] = count = self.seen.get(self.path, 0) + 1
         n = int(self.path.rsplit("/", 1)[1])
@@ -398,6 +419,14 @@ def hop_server() -> Any:
     httpd.server_close()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "by design (issue 7: the retry budget belongs to one send, i.e. one hop, in both entry "
+        "points): a server that rejects every hop of a redirect chain costs at most one renewal"
+        " per hop, bounded by max_redirects"
+    ),
+)
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("mounted", [False, True], ids=["session.auth", "adapter"])
 def test_one_call_renews_the_token_at_most_once_across_redirects(
@@ -423,6 +452,13 @@ def test_one_call_renews_the_token_at_most_once_across_redirects(
     assert server.counts["token"] <= 1, f"{server.counts['token']} token requests for one call"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "known limit: auth is applied when a request is prepared; a PreparedRequest sent again "
+        "after its redirect guard stripped the token goes out without one (prepare it again)"
+    ),
+)
 @pytest.mark.timeout(30)
 def test_a_prepared_request_sent_again_after_a_cross_origin_redirect_is_authenticated(
     server_factory: Callable[..., TokenServer], make_auth: MakeAuth, session: requests.Session
@@ -435,7 +471,7 @@ def test_a_prepared_request_sent_again_after_a_cross_origin_redirect_is_authenti
     401 is not recovered (the hook thinks no token was sent)."""
     ours, other = server_factory(), server_factory()
     session.auth = make_auth(ours)
-    target = requests.utils.quote(other.url + "/public/headers", safe="")
+    target = quote(other.url + "/public/headers", safe="")
     prep = session.prepare_request(
         requests.Request("GET", f"{ours.url}/api/redirect?to={target}&code=302")
     )
@@ -488,10 +524,8 @@ def test_retry_after_from_a_failing_token_endpoint_is_honoured(
 
     def loop() -> None:
         while time.monotonic() < stop:
-            try:
+            with contextlib.suppress(TokenEndpointError):
                 session.get(server.url + "/api/data", timeout=5)
-            except TokenEndpointError:
-                pass
 
     threads = [threading.Thread(target=loop) for _ in range(8)]
     for t in threads:
@@ -543,7 +577,7 @@ def test_a_login_callable_may_use_the_application_session(
     assert r.status_code == 200
 
 
-# -- 3. lost refresh tokens -------------------------------------------------------------------------
+# -- 3. lost refresh tokens ---------------------------------------------------------------
 
 
 class _WritesFail(MemoryStore):
@@ -575,6 +609,13 @@ def test_rotated_refresh_token_survives_failing_store_writes(
     assert srv.counts["token:password"] == 1
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason=(
+        "known limit: a keyring backend call that blocks (an unlock prompt nobody answers) is "
+        "not bounded by the request's timeout; store calls are not run on a worker thread"
+    ),
+)
 @pytest.mark.timeout(30)
 def test_request_timeout_bounds_a_keyring_that_does_not_answer(
     server: TokenServer, session: requests.Session, tmp_path: Path
@@ -591,7 +632,7 @@ def test_request_timeout_bounds_a_keyring_that_does_not_answer(
     release = threading.Event()
 
     class Stuck(keyring.backend.KeyringBackend):
-        priority = 0  # type: ignore[assignment]
+        priority = 0
 
         def get_password(self, service: str, username: str) -> str | None:
             release.wait(60)
@@ -604,7 +645,7 @@ def test_request_timeout_bounds_a_keyring_that_does_not_answer(
             pass
 
     previous = keyring.get_keyring()
-    keyring.set_keyring(Stuck())
+    keyring.set_keyring(Stuck())  # type: ignore[no-untyped-call]
     thread = None
     try:
         session.auth = SilentAuth(
@@ -614,7 +655,7 @@ def test_request_timeout_bounds_a_keyring_that_does_not_answer(
             store=KeyringStore(attempts=1, lock_dir=tmp_path),
             prompt=False,
         )
-        thread, out = _run_in_thread(lambda: session.get(server.url + "/api/data", timeout=2))
+        thread, _out = _run_in_thread(lambda: session.get(server.url + "/api/data", timeout=2))
         thread.join(15)
         assert not thread.is_alive(), "a request with timeout=2 still waits for the keyring"
     finally:
@@ -636,7 +677,7 @@ class _ProxyRecorder(http.server.BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.seen.append(f"{self.requestline}\n{self.headers}")
         body = b"{}"
         self.send_response(200)
@@ -711,7 +752,7 @@ def test_hook_guards_its_redirect_even_when_an_adapter_recovered_the_response(
         s.trust_env = False
         s.mount(api.url + "/", SilentAuthAdapter(auth_a))
         s.auth = auth_b
-        target = requests.utils.quote(other.url + "/public/headers", safe="")
+        target = quote(other.url + "/public/headers", safe="")
         r = s.get(f"{api.url}/api/redirect?to={target}&code=302", timeout=10)
     assert r.status_code == 200 and r.url.startswith(other.url)
     seen = r.json()["headers"]
@@ -780,7 +821,7 @@ def test_redirect_guard_holds_for_odd_locations(
                     s.auth = auth
                 if mode in ("adapter", "both"):
                     s.mount(ours.url + "/", SilentAuthAdapter(auth))
-                target = requests.utils.quote(location, safe="")
+                target = quote(location, safe="")
                 try:
                     r = s.get(f"{ours.url}/api/redirect?to={target}&code={code}", timeout=5)
                 except requests.RequestException:
@@ -835,7 +876,7 @@ def test_no_secret_in_any_exception_from_a_hostile_token_endpoint(
         body=(body % {"pw": PASSWORD, "cs": CLIENT_SECRET}).encode(),
         content_type="application/json" if body.startswith("{") else "text/html",
     )
-    with pytest.raises(Exception) as caught:  # noqa: PT011 - any type, checked below
+    with pytest.raises(Exception) as caught:
         make_auth().get_token()
     texts = _chain_texts(caught.value)
     assert not [t for t in texts if PASSWORD in t or CLIENT_SECRET in t]
