@@ -8,11 +8,10 @@ import contextlib
 import http.server
 import logging
 import os
-import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -38,6 +37,7 @@ from requests_silentauth import (
 from requests_silentauth.testing import TokenServer
 
 from .conftest import PASSWORD, USER
+from .rawserver import RawServer, wait_child
 
 MakeAuth = Callable[..., SilentAuth]
 
@@ -131,18 +131,9 @@ def test_child_forked_during_a_renewal_can_renew_with_a_memory_store(
             code = 3 if worker.is_alive() else 0
         finally:
             os._exit(code)
-    status = None
-    end = time.monotonic() + 20
-    while time.monotonic() < end:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+    exit_code = wait_child(pid, 20)
     parent.join(10)
-    assert status is not None and os.waitstatus_to_exitcode(status) == 0, (
+    assert exit_code == 0, (
         "the forked child's renewal still hangs after 10 s (MemoryStore lock inherited locked)"
     )
 
@@ -198,38 +189,18 @@ def test_query_token_never_reaches_a_debug_log(
 
 
 @pytest.fixture
-def header_trickler() -> Any:
+def header_trickler() -> Iterator[str]:
     """A loopback "token endpoint" that answers a status line, then one header byte every
     0.3 s, forever (until the test ends): per-read socket timeouts never fire."""
-    stop = threading.Event()
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(32)
 
-    def handle(conn: socket.socket) -> None:
-        try:
-            conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\n")
-            while not stop.is_set():
-                conn.sendall(b"X")
-                time.sleep(0.3)
-        except OSError:
-            pass
-        finally:
-            conn.close()
+    def trickle(conn: socket.socket, srv: RawServer) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\n")
+        while not srv.stop.wait(0.3):
+            conn.sendall(b"X")
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}/oauth/token"
-    stop.set()
-    listener.close()
+    srv = RawServer(trickle, concurrent=True)
+    yield srv.url
+    srv.close()
 
 
 def _token_workers() -> int:
@@ -282,41 +253,21 @@ def test_abandoned_token_requests_do_not_leave_threads_and_sockets_behind(
 
 
 @pytest.fixture
-def endless_401() -> Any:
+def endless_401() -> Iterator[str]:
     """A loopback API that answers every request 401 with a chunked body that never ends (a
     small chunk every 50 ms: no read timeout ever fires)."""
-    stop = threading.Event()
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(32)
 
-    def handle(conn: socket.socket) -> None:
-        try:
-            conn.recv(65536)
-            conn.sendall(
-                b'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer error="invalid_token"\r\n'
-                b"Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
-            )
-            while not stop.is_set():
-                conn.sendall(b"400\r\n" + b"x" * 1024 + b"\r\n")
-                time.sleep(0.05)
-        except OSError:
-            pass
-        finally:
-            conn.close()
+    def endless(conn: socket.socket, srv: RawServer) -> None:
+        conn.sendall(
+            b'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer error="invalid_token"\r\n'
+            b"Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        while not srv.stop.wait(0.05):
+            conn.sendall(b"400\r\n" + b"x" * 1024 + b"\r\n")
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    stop.set()
-    listener.close()
+    srv = RawServer(endless, concurrent=True)
+    yield srv.origin
+    srv.close()
 
 
 @pytest.mark.timeout(30)

@@ -8,7 +8,6 @@ import base64
 import contextlib
 import logging
 import os
-import signal
 import socket
 import threading
 import time
@@ -36,70 +35,9 @@ from requests_silentauth._token import Token
 from requests_silentauth.testing import TokenServer
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, USER
+from .rawserver import RawServer, wait_child
 
 PUBLIC_CLIENT = "public-cli"
-
-
-# -- tiny raw-socket servers ----------------------------------------------------------------
-
-
-class RawServer:
-    """A one-connection-at-a-time TCP server on 127.0.0.1 running ``serve(conn, self)`` per
-    connection. ``finished`` is set when ``serve`` got to the end; ``stop`` ends it early."""
-
-    def __init__(self, serve: Callable[[socket.socket, RawServer], None]) -> None:
-        self.serve = serve
-        self.stop = threading.Event()
-        self.finished = threading.Event()
-        self.accepted = 0
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(8)
-        self.listener.settimeout(0.1)
-        self.port: int = self.listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}/oauth/token"
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.accepted += 1
-            with conn, contextlib.suppress(OSError):
-                _read_request(conn)
-                self.serve(conn, self)
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(5)
-        self.listener.close()
-
-
-def _read_request(conn: socket.socket) -> None:
-    """Read the request head and a Content-Length body (enough to answer it)."""
-    conn.settimeout(5)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(4096)
-        if not chunk:
-            return
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
-    while len(body) < length:
-        chunk = conn.recv(4096)
-        if not chunk:
-            return
-        body += chunk
 
 
 def _trickle(data: bytes, conn: socket.socket, srv: RawServer) -> bool:
@@ -631,18 +569,7 @@ def test_a_child_forked_while_the_session_lock_is_held_can_request_tokens(
             os._exit(code)
     release.set()
     holder.join(5)
-    status = None
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        pytest.fail("the forked child hung")
-    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert wait_child(pid, 20) == 0, "the forked child hung or failed"
     assert client.session is parent_session  # the parent's own session is untouched
     assert server.counts["token:password"] == 2
     client.close()
