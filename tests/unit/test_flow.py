@@ -570,3 +570,115 @@ def test_a_body_whose_start_was_not_recorded_is_not_replayable() -> None:
     request = prepared(body=io.BytesIO(b"abc"), method="POST")
     request._body_position = object()  # requests' marker: tell() failed when preparing
     assert not replayable(request)
+
+
+# -- the drain limit, the proxy rule, and a response the other layer recovered ------------------
+
+
+def raw_answer(body: bytes, status: int = 401) -> tuple[Response, Any]:
+    import urllib3
+
+    raw = urllib3.HTTPResponse(
+        body=io.BytesIO(body), status=status, preload_content=False, decode_content=False
+    )
+    r = Response()
+    r.status_code = status
+    r.raw = raw
+    return r, raw
+
+
+@pytest.mark.parametrize("size", [0, 1000, 65536])
+def test_a_rejected_body_up_to_the_limit_is_kept_for_history(size: int) -> None:
+    body = b"x" * size
+    r, raw = raw_answer(body)
+    release(r)
+    assert r.content == body
+    assert raw.closed
+
+
+def test_a_rejected_body_over_the_limit_is_dropped_and_its_connection_closed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from requests_silentauth._flow import DRAIN_LIMIT
+
+    caplog.set_level("DEBUG", logger="requests_silentauth")
+    r, raw = raw_answer(b"x" * (4 * DRAIN_LIMIT))
+    release(r)
+    assert r._content is False  # not kept: never more than the limit in memory
+    assert raw.closed
+    assert [rec.getMessage() for rec in caplog.records] == [
+        "the rejected response's body is over 73728 bytes; dropped"
+    ]
+
+
+def test_a_body_already_read_is_not_read_again() -> None:
+    r, _raw = raw_answer(b"abc")
+    assert r.content == b"abc"
+    release(r)
+    assert r.content == b"abc"
+
+
+class Proxies:
+    """A fake environment: which URLs a proxy would carry, and which were asked about."""
+
+    def __init__(self, *proxied: str) -> None:
+        self.proxied = proxied
+        self.asked: list[str] = []
+
+    def __call__(self, url: str) -> bool:
+        self.asked.append(url)
+        return url.startswith(self.proxied)
+
+
+def proxied_policy(proxies: Proxies, **kw: Any) -> Policy:
+    p = policy(origins=("http://127.0.0.1:8080", API, "http://intranet.test"), **kw)
+    return Policy(
+        origins=p.origins,
+        placement=p.placement,
+        reauth_on=p.reauth_on,
+        is_rejected=None,
+        allow_insecure_http=p.allow_insecure_http,
+        proxied=proxies,
+    )
+
+
+def test_loopback_behind_a_proxy_may_not_carry_a_token() -> None:
+    proxies = Proxies("http://127.0.0.1")
+    p = proxied_policy(proxies)
+    assert not p.may_carry("http://127.0.0.1:8080/x")
+    assert proxies.asked == ["http://127.0.0.1:8080/x"]
+    assert p.may_carry(API + "/x")  # https: the environment is not even asked
+    assert proxies.asked == ["http://127.0.0.1:8080/x"]
+    assert proxied_policy(Proxies()).may_carry("http://127.0.0.1:8080/x")
+    opted_in = proxied_policy(Proxies("http://127.0.0.1"), allow_insecure_http=True)
+    assert opted_in.may_carry("http://127.0.0.1:8080/x")
+
+
+def test_attach_refuses_loopback_behind_a_proxy_and_says_how_to_fix_it() -> None:
+    proxies = Proxies("http://127.0.0.1")
+    with pytest.raises(InsecureTransportError) as info:
+        step(attach(proxied_policy(proxies), prepared("http://127.0.0.1:8080/x?q=1")))
+    assert str(info.value) == (
+        "refusing to send a token over plain http to http://127.0.0.1:8080 through the proxy "
+        "the environment names (HTTP_PROXY): add the host to NO_PROXY, use https, or pass "
+        "allow_insecure_http=True if that proxy is trusted"
+    )
+    assert proxies.asked == ["http://127.0.0.1:8080/x?q=1"]
+    flow = attach(proxied_policy(Proxies()), prepared("http://127.0.0.1:8080/x"))
+    assert step(flow) == NeedToken(None, "request")
+
+
+def test_plain_http_elsewhere_is_refused_for_what_it_is_proxy_or_not() -> None:
+    with pytest.raises(InsecureTransportError, match="network is trusted"):
+        step(attach(proxied_policy(Proxies("http://")), prepared("http://intranet.test/x")))
+
+
+def test_another_layers_recovered_redirect_is_guarded_on_the_request_requests_copies() -> None:
+    mine = policy(Header("X-Api-Key"))
+    original = sent_with(mine, OLD)  # what requests will copy for the next hop
+    resent = original.copy()  # the other layer's resend
+    hop = redirect(resent, "https://other.example.com/")
+    RESENT[hop] = original
+    outcome = step(respond(mine, hop, OLD))[1]
+    assert outcome.carried is None
+    assert "X-Api-Key" not in original.headers and "X-Api-Key" not in resent.headers

@@ -166,3 +166,27 @@ def test_a_configured_origin_with_credentials_is_refused_without_quoting_them() 
     with pytest.raises(ValueError) as info:
         parse_origin("https://user:hunter2@a.example")
     assert "hunter2" not in str(info.value)
+
+
+def test_env_proxied_follows_requests_own_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    from requests_silentauth._origins import env_proxied
+
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY",
+                 "all_proxy", "NO_PROXY", "no_proxy"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    assert not env_proxied("http://127.0.0.1:8080/x")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.test:3128")
+    assert env_proxied("http://127.0.0.1:8080/x")
+    assert not env_proxied("https://127.0.0.1:8080/x")  # only an http proxy was named
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert not env_proxied("http://127.0.0.1:8080/x")
+
+
+def test_the_proxy_is_named_only_where_it_is_the_reason() -> None:
+    with pytest.raises(InsecureTransportError, match="through the proxy"):
+        check_transport("http://127.0.0.1/x", allow_insecure=False, what="a token", proxied=True)
+    with pytest.raises(InsecureTransportError, match="if this network is trusted"):
+        check_transport("http://a.example/x", allow_insecure=False, what="a token", proxied=True)
+    check_transport("http://127.0.0.1/x", allow_insecure=False, what="a token", proxied=False)
+    check_transport("http://127.0.0.1/x", allow_insecure=True, what="a token", proxied=True)
+    assert not transport_ok(Origin("http", "127.0.0.1", 80), allow_insecure=False, proxied=True)

@@ -170,3 +170,11 @@ def test_urllib3_request_lines_never_show_a_query_token(caplog: pytest.LogCaptur
         'https://api.example.com:443 "GET /data?x=1&access_token=***&api%5Fkey=***'
         '&api_key=***&y=2 HTTP/1.1" 200 None'
     )
+
+
+def test_each_query_placement_registers_its_name_for_the_log_filter() -> None:
+    from requests_silentauth._placement import _redact, _RedactQuery
+
+    Query("sig_token")
+    assert "sig_token" in _redact.names
+    assert _RedactQuery().names == set()
