@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from requests_silentauth import StoreError, Token
+from requests_silentauth import MemoryStore, StoreError, Token
 from requests_silentauth._codecs import decode_refusal, decode_token, encode_token
 from requests_silentauth._store import Account, Store
 from requests_silentauth._vault import Refusal, Vault
@@ -298,3 +298,69 @@ def test_a_corrupt_refusal_entry_is_none_but_an_unreachable_store_is_an_error() 
 def test_any_json_in_the_refusal_entry_is_a_refusal_or_none(data: Any) -> None:
     result = decode_refusal(json.dumps(data))
     assert result is None or (isinstance(result, Refusal) and result.until == result.until)
+
+
+# -- the exact words: what a user reads when a store is damaged --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (5, "the record is int, not text"),
+        ("x" * 1_000_001, "the record is implausibly long"),
+        ("[" * 100_000, "the record is nested too deeply"),
+        ("not json", "the record is not JSON"),
+        ("[1]", "the record is a JSON list, not an object"),
+        ('{"at": 5}', "the token record is malformed (ValueError)"),
+        ('{"at": "a", "exp": [1]}', "the token record is malformed (ValueError)"),
+    ],
+)
+def test_why_a_token_record_is_unreadable(raw: object, message: str) -> None:
+    from requests_silentauth._codecs import MAX_RECORD, decode_token
+
+    assert MAX_RECORD == 1_000_000
+    with pytest.raises(ValueError) as info:
+        decode_token(raw)
+    assert str(info.value) == message
+
+
+def test_a_record_of_exactly_the_limit_is_read() -> None:
+    from requests_silentauth._codecs import MAX_RECORD, decode_token
+
+    raw = '{"at": "a", "pad": "' + "x" * (MAX_RECORD - 22) + '"}'
+    assert len(raw) == MAX_RECORD
+    assert decode_token(raw).access_token == "a"
+
+
+def test_the_corrupt_store_message_and_the_compact_refusal_record() -> None:
+    from requests_silentauth._codecs import Refusal, encode_refusal
+
+    store = MemoryStore()
+    account = Account("https://x.test/t", "u")
+    store.set(account, "token", "[1]")
+    with pytest.raises(StoreError) as info:
+        Vault(store, account).get_token()
+    assert str(info.value) == (
+        "the token stored in memory (nothing is kept after the process ends) is corrupt (the "
+        "record is a JSON list, not an object); it will be replaced by the next login, or clear "
+        "it with `silentauth logout`"
+    )
+    assert encode_refusal(Refusal("sid", 1.0, "m")) == (
+        '{"id":"sid","until":1.0,"message":"m","error":null}'
+    )
+    assert Vault(store, account).get_refusal() is None
+
+
+def test_a_store_of_the_old_protocol_is_refused_with_the_way_to_migrate() -> None:
+    class OldStore:
+        def get_token(self, account: Account) -> None:
+            return None
+
+    with pytest.raises(TypeError) as info:
+        Vault(OldStore(), Account("https://x.test/t", "u"))  # type: ignore[arg-type]
+    assert str(info.value) == (
+        "OldStore is not a Store: it lacks get, set, delete, lock, describe. A store keeps text "
+        "values: get/set/delete(account, name), lock(account) and describe(); the token and "
+        "refusal records are encoded above it (see the CHANGELOG for how to migrate a store "
+        "written for get_token/set_token/...)"
+    )
