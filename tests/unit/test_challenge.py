@@ -168,3 +168,24 @@ def test_header_is_read_only_up_to_max_header() -> None:
     assert bearer_error(padding + ', Bearer error="invalid_token"') is None
     short = 'Basic realm="pad", Bearer error="invalid_token"'
     assert bearer_error(short) == "invalid_token"
+
+
+@pytest.mark.parametrize(
+    ("header", "parsed"),
+    [
+        (
+            'Basic abc==, Bearer error="insufficient_scope"',
+            [Challenge("basic", {}), Challenge("bearer", {"error": "insufficient_scope"})],
+        ),
+        (
+            'Negotiate abc=, Bearer realm="x"',
+            [Challenge("negotiate", {}), Challenge("bearer", {"realm": "x"})],
+        ),
+        ("Bearer abc, x", [Challenge("bearer", {}), Challenge("x", {})]),
+        (',Bearer realm="a"', [Challenge("bearer", {"realm": "a"})]),
+        ("Foo a=b,c=d, Bar", [Challenge("foo", {"a": "b", "c": "d"}), Challenge("bar", {})]),
+        ("Foo a=b,\tc=d", [Challenge("foo", {"a": "b", "c": "d"})]),
+    ],
+)
+def test_token68_and_parameter_lists_side_by_side(header: str, parsed: list[Challenge]) -> None:
+    assert parse_challenges(header) == parsed

@@ -561,3 +561,48 @@ def test_jwt_exp_padding_and_extra_segments_shape() -> None:
 def test_jwt_exp_integer_beyond_float_range() -> None:
     access = make_jwt(None, raw_payload=b'{"exp": 1' + b"0" * 400 + b"}")
     assert jwt_exp(access) == 1e11
+
+
+# -- the exact words of a lenient answer, and of a refused one ---------------------------------
+
+
+def test_one_warning_names_every_malformed_optional_field(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("WARNING", logger="requests_silentauth")
+    payload = {"access_token": "a", "expires_in": "soon", "scope": [1, {}], "refresh_token": 5}
+    token = Token.from_response(payload, sent_at=100.0)
+    assert (token.refresh_token, token.scope, token.expires_at) == (None, None, None)
+    nested = {"data": {"t": "a", "r": 5, "e": "soon"}}
+    Token.from_response(
+        nested,
+        sent_at=100.0,
+        token_field="data.t",
+        refresh_field="data.r",
+        expires_in_field="data.e",
+    )
+    assert [r.getMessage() for r in caplog.records] == [
+        "the token response has a malformed optional field ('refresh_token', 'scope', "
+        "'expires_in'); the token is used anyway",
+        "the token response has a malformed optional field ('data.r', 'data.e'); the token is "
+        "used anyway",
+    ]
+
+
+def test_fields_turned_off_are_not_read() -> None:
+    payload = {"access_token": "a", "expires_in": "soon", "refresh_token": "r"}
+    token = Token.from_response(payload, sent_at=100.0, expires_in_field=None, refresh_field=None)
+    assert token.expires_at is None and token.refresh_token is None
+    custom = {"t": "a", "token_type": "mac"}  # token_type is read only with access_token
+    assert Token.from_response(custom, sent_at=1.0, token_field="t").token_type == "Bearer"
+
+
+def test_an_unusable_token_type_is_refused_in_so_many_words() -> None:
+    with pytest.raises(ValueError) as info:
+        Token.from_response({"access_token": "a", "token_type": "x" * 50}, sent_at=1.0)
+    assert str(info.value) == (
+        f"token_type {'x' * 40!r} is not supported (only Bearer tokens can be sent)"
+    )
+    with pytest.raises(ValueError) as info:
+        Token.from_response({"access_token": "a", "token_type": 7}, sent_at=1.0)
+    assert str(info.value) == "the field 'token_type' is not a string"
+    default = Token.from_response({"access_token": "a"}, sent_at=1.0)
+    assert default.token_type == "Bearer"
