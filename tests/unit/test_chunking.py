@@ -352,3 +352,70 @@ def test_a_value_needing_more_than_max_parts_is_refused_and_nothing_is_written(k
     assert chunked.get(ALICE, "token") is None
     chunked.set(ALICE, "token", "x" * (5 * MAX_PARTS))  # exactly the most parts: fine
     assert chunked.get(ALICE, "token") == "x" * (5 * MAX_PARTS)
+
+
+# -- the exact words, and the exact calls ------------------------------------------------------
+
+
+def test_failures_to_clean_up_are_logged_by_type(
+    kv: FakeKV, caplog: pytest.LogCaptureFixture
+) -> None:
+    chunked = Chunked(kv, LIMIT)
+    chunked.set(ALICE, "token", big("a"))
+    kv.fail_deletes = True
+    caplog.set_level("DEBUG", logger="requests_silentauth")
+    chunked.set(ALICE, "token", big("b"))
+    assert chunked.get(ALICE, "token") == big("b")
+    assert [r.getMessage() for r in caplog.records] == [
+        "could not delete old parts of token (Boom)"
+    ]
+
+
+def test_a_damaged_value_names_itself(kv: FakeKV) -> None:
+    chunked = Chunked(kv, LIMIT)
+    chunked.set(ALICE, "token", big("a"))
+    head = kv.data[(ALICE, "token")]
+    count = int(head.split(":")[1])
+    digest8 = head.split(":")[2][:8]
+    kv.data.pop((ALICE, f"token#{digest8}#{count}"))
+    with pytest.raises(StoreError) as info:
+        chunked.get(ALICE, "token")
+    assert str(info.value) == f"the stored value 'token' is missing part {count} of {count}"
+    assert info.value.corrupt
+    kv.data[(ALICE, f"token#{digest8}#{count}")] = "tampered"
+    with pytest.raises(StoreError) as info:
+        chunked.get(ALICE, "token")
+    assert str(info.value) == "the stored value 'token' does not match its checksum"
+    kv.data[(ALICE, "token")] = "sa1:x:y:z"
+    with pytest.raises(StoreError) as info:
+        chunked.get(ALICE, "token")
+    assert str(info.value) == "the stored value 'token' is corrupt"
+
+
+def test_a_value_of_exactly_the_limit_is_one_entry_and_the_limit_has_a_floor(kv: FakeKV) -> None:
+    chunked = Chunked(kv, LIMIT)
+    chunked.set(ALICE, "token", "x" * (LIMIT // 2))
+    assert kv.data == {(ALICE, "token"): "x" * (LIMIT // 2)}
+    Chunked(kv, 4)  # one astral character fits
+    with pytest.raises(ValueError) as info:
+        Chunked(kv, 3)
+    assert str(info.value) == "limit must leave room for one character (4 bytes of UTF-16)"
+
+
+def test_a_logout_deletes_exactly_the_parts_there_are(kv: FakeKV) -> None:
+    chunked = Chunked(kv, LIMIT)
+    chunked.set(ALICE, "token", big("a"))
+    deleted: list[str] = []
+    real_delete = kv.delete
+
+    def delete(account: Account, name: str) -> None:
+        deleted.append(name)
+        real_delete(account, name)
+
+    kv.delete = delete  # type: ignore[method-assign]
+    head = kv.data[(ALICE, "token")]
+    count, digest8 = int(head.split(":")[1]), head.split(":")[2][:8]
+    chunked.delete(ALICE, "token")
+    parts = [f"token#{digest8}#{i}" for i in range(2, count + 1)]
+    assert sorted(n for n in deleted if "#" in n and not n.endswith("#gens")) == sorted(parts)
+    assert kv.data == {}
