@@ -682,3 +682,25 @@ def test_another_layers_recovered_redirect_is_guarded_on_the_request_requests_co
     outcome = step(respond(mine, hop, OLD))[1]
     assert outcome.carried is None
     assert "X-Api-Key" not in original.headers and "X-Api-Key" not in resent.headers
+
+
+def test_a_recovered_response_records_the_request_requests_will_copy() -> None:
+    p = policy()
+    original = sent_with(p, OLD)
+    flow = respond(p, answer(original, 401), OLD)
+    step(flow)
+    step(flow, Issued(NEW, renewed=True))
+    send = step(flow)
+    final = answer(send.request, 200)
+    step(flow, final)
+    assert RESENT[final] is original
+
+
+def test_a_stream_the_caller_already_read_is_only_closed(caplog: pytest.LogCaptureFixture) -> None:
+    r, raw = raw_answer(b"abc")
+    for _ in r.iter_content(2):
+        pass
+    caplog.set_level("DEBUG", logger="requests_silentauth")
+    release(r)
+    assert caplog.records == []
+    assert raw.closed

@@ -190,3 +190,7 @@ def test_the_proxy_is_named_only_where_it_is_the_reason() -> None:
     check_transport("http://127.0.0.1/x", allow_insecure=False, what="a token", proxied=False)
     check_transport("http://127.0.0.1/x", allow_insecure=True, what="a token", proxied=True)
     assert not transport_ok(Origin("http", "127.0.0.1", 80), allow_insecure=False, proxied=True)
+
+
+def test_check_transport_assumes_no_proxy_unless_told() -> None:
+    check_transport("http://127.0.0.1/x", allow_insecure=False, what="the password")
