@@ -106,6 +106,16 @@ def step(flow: Flow[Any], reply: Any = None) -> Any:
         return ("done", stop.value)
 
 
+def resend_after_renewal(flow: Flow[Any]) -> Send:
+    """Step a flow that was just given a rejection: answer its NeedToken with a renewal, pass
+    the Release, and return the Send of the resent request."""
+    step(flow)
+    step(flow, Issued(NEW, renewed=True))
+    send = step(flow)
+    assert isinstance(send, Send)
+    return send
+
+
 # -- pure decisions ----------------------------------------------------------------------------
 
 
@@ -234,9 +244,7 @@ def test_a_rejection_renews_releases_and_resends_once() -> None:
 def test_after_its_own_renewal_a_second_rejection_is_final() -> None:
     p = policy()
     flow = respond(p, answer(sent_with(p, OLD), 401), OLD)
-    step(flow)
-    step(flow, Issued(NEW, renewed=True))
-    send = step(flow)
+    send = resend_after_renewal(flow)
     again = answer(send.request, 401)
     assert step(flow, again) == ("done", Outcome(again, NEW))
 
@@ -374,9 +382,7 @@ def test_a_redirect_after_a_resend_guards_the_original_request_too() -> None:
     p = policy()
     original = sent_with(p, OLD)
     flow = respond(p, answer(original, 401), OLD)
-    step(flow)
-    step(flow, Issued(NEW, renewed=True))
-    send = step(flow)
+    send = resend_after_renewal(flow)
     hop = redirect(send.request, "https://other.example.com/")
     outcome = step(flow, hop)[1]
     assert outcome.carried is None
@@ -527,10 +533,8 @@ def test_cookies_set_by_the_rejection_travel_with_the_resend() -> None:
     original.msg = msg  # type: ignore[attr-defined]
     rejected.raw._original_response = original
     flow = respond(p, rejected, OLD)
-    step(flow)
-    step(flow, Issued(NEW, renewed=True))
-    send = step(flow)
-    cookie = send.request.headers["Cookie"]
+    send = resend_after_renewal(flow)
+    cookie = str(send.request.headers["Cookie"])
     assert sorted(cookie.split("; ")) == ["fresh=2", "old=1"]
 
 
@@ -688,9 +692,7 @@ def test_a_recovered_response_records_the_request_requests_will_copy() -> None:
     p = policy()
     original = sent_with(p, OLD)
     flow = respond(p, answer(original, 401), OLD)
-    step(flow)
-    step(flow, Issued(NEW, renewed=True))
-    send = step(flow)
+    send = resend_after_renewal(flow)
     final = answer(send.request, 200)
     step(flow, final)
     assert RESENT[final] is original
