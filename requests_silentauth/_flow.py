@@ -52,21 +52,21 @@ class Policy:
     allow_insecure_http: bool
     #: Whether a proxy from the environment would carry a request to this URL (the loopback
     #: exemption from https holds only for a request that stays on this machine).
-    proxied: Callable[[str], bool] = field(default=env_proxied)
+    proxied: Callable[[Origin], bool] = field(default=env_proxied)
 
     def may_carry(self, url: str | None) -> bool:
         """Whether a token may go to ``url``: an allowed origin, over https or to loopback (or
         the user opted in to plain http). The one check for recovery and redirects."""
         origin = self.origins.match(url)
-        if origin is None or url is None:
+        if origin is None:
             return False
         return transport_ok(
-            origin, allow_insecure=self.allow_insecure_http, proxied=self._proxied(origin, url)
+            origin, allow_insecure=self.allow_insecure_http, proxied=self._proxied(origin)
         )
 
-    def _proxied(self, origin: Origin, url: str) -> bool:
-        """Asked only where it matters: plain http to loopback, not opted in."""
-        return origin.scheme == "http" and not self.allow_insecure_http and self.proxied(url)
+    def _proxied(self, origin: Origin) -> bool:
+        """Asked only where it matters: plain http, not opted in."""
+        return origin.scheme == "http" and not self.allow_insecure_http and self.proxied(origin)
 
 
 # -- the actions the flow yields, and what the driver answers ------------------------------
@@ -166,7 +166,7 @@ def attach(policy: Policy, request: PreparedRequest) -> Flow[Token | None]:
         origin,
         allow_insecure=policy.allow_insecure_http,
         what="a token",
-        proxied=policy._proxied(origin, request.url or ""),
+        proxied=policy._proxied(origin),
     )
     issued: Issued = yield NeedToken(None, "request")
     put(policy.placement, request, issued.token.access_token)

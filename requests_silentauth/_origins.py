@@ -4,7 +4,9 @@ strings, never by asking DNS."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import os
 import re
 from collections.abc import Iterable
 from typing import NamedTuple
@@ -107,12 +109,26 @@ def check_transport(
     )
 
 
-def env_proxied(url: str) -> bool:
-    """Whether requests would send a request to ``url`` through a proxy from the environment
+def env_proxied(origin: Origin) -> bool:
+    """Whether requests would send a request to ``origin`` through a proxy from the environment
     (``HTTP_PROXY``/``ALL_PROXY`` without a matching ``NO_PROXY``): requests does not bypass
-    127.0.0.1 on its own. Reads the environment, as requests does for each request."""
+    127.0.0.1 on its own. Reads the environment, as requests does for each request; the answer
+    for an origin is remembered while those variables stay the same (asking requests costs
+    about 100 us, which would be most of our per-request cost on loopback)."""
+    environment = tuple(os.environ.get(name) for name in _PROXY_VARIABLES)
+    return _proxied(origin, environment)
+
+
+_PROXY_VARIABLES = (
+    "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY", "REQUEST_METHOD",
+)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=64)
+def _proxied(origin: Origin, environment: tuple[str | None, ...]) -> bool:
     from requests.utils import get_environ_proxies, select_proxy
 
+    url = f"{origin}/"
     return bool(select_proxy(url, get_environ_proxies(url)))
 
 

@@ -174,12 +174,13 @@ def test_env_proxied_follows_requests_own_rules(monkeypatch: pytest.MonkeyPatch)
     for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY",
                  "all_proxy", "NO_PROXY", "no_proxy"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
-    assert not env_proxied("http://127.0.0.1:8080/x")
+    local, secure = Origin("http", "127.0.0.1", 8080), Origin("https", "127.0.0.1", 8080)
+    assert not env_proxied(local)
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.test:3128")
-    assert env_proxied("http://127.0.0.1:8080/x")
-    assert not env_proxied("https://127.0.0.1:8080/x")  # only an http proxy was named
+    assert env_proxied(local)
+    assert not env_proxied(secure)  # only an http proxy was named
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    assert not env_proxied("http://127.0.0.1:8080/x")
+    assert not env_proxied(local)
 
 
 def test_the_proxy_is_named_only_where_it_is_the_reason() -> None:
