@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from requests_silentauth import MemoryStore, PasswordGrant, SilentAuth
+from requests_silentauth import MemoryStore, PasswordGrant, SilentAuth, SilentAuthAdapter
 from requests_silentauth.testing import TokenServer
 
 USER, PASSWORD = "alice", "wonderland-pass-123"
@@ -56,6 +56,15 @@ def make_auth(server: TokenServer) -> Callable[..., SilentAuth]:
         return SilentAuth(grant, **kwargs)
 
     return make
+
+
+def wire(session: requests.Session, auth: SilentAuth, origin: str, mounted: bool) -> None:
+    """Put ``auth`` on ``session`` as one of the two entry points: mounted on ``origin`` as a
+    ``SilentAuthAdapter``, or as ``session.auth``."""
+    if mounted:
+        session.mount(origin + "/", SilentAuthAdapter(auth))
+    else:
+        session.auth = auth
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ from requests_silentauth import (
 )
 from requests_silentauth.testing import TokenServer
 
-from .conftest import PASSWORD, USER
+from .conftest import PASSWORD, USER, wire
 from .rawserver import RawServer, wait_child
 
 MakeAuth = Callable[..., SilentAuth]
@@ -150,10 +150,7 @@ def test_a_urllib3_timeout_object_is_a_valid_request_timeout(
     a budget with ``float(timeout)`` and crashes the request with a bare TypeError (the
     first request, and any 401 recovery)."""
     auth = make_auth()
-    if mounted:
-        session.mount(server.url + "/", SilentAuthAdapter(auth))
-    else:
-        session.auth = auth
+    wire(session, auth, server.url, mounted)
     r = session.get(
         server.url + "/api/data",
         timeout=urllib3.Timeout(connect=5, read=5),  # type: ignore[arg-type]
@@ -286,10 +283,7 @@ def test_draining_a_rejected_response_is_bounded(
     A drain should be capped (read a few KiB, else close the connection instead of
     reusing it)."""
     auth = make_auth(origins=[endless_401])
-    if mounted:
-        session.mount(endless_401 + "/", SilentAuthAdapter(auth))
-    else:
-        session.auth = auth
+    wire(session, auth, endless_401, mounted)
     thread, _out = _run_in_thread(
         lambda: session.get(endless_401 + "/api/data", stream=True, timeout=2)
     )
@@ -317,10 +311,7 @@ def test_rejected_response_stays_in_history_when_the_resend_redirects(
     response the hook returned, and the 401 that caused the renewal disappears (history is
     just ``[302]``), so a caller auditing what happened never sees the rejection."""
     auth = make_auth()
-    if mounted:
-        session.mount(server.url + "/", SilentAuthAdapter(auth))
-    else:
-        session.auth = auth
+    wire(session, auth, server.url, mounted)
     auth.get_token()
     server.revoke_access_tokens()
     r = session.get(server.url + "/api/redirect?to=%2Fapi%2Fdata&code=302")
@@ -393,10 +384,7 @@ def test_one_call_renews_the_token_at_most_once_across_redirects(
     24 API sends for ONE ``session.get``, up to ``max_redirects`` (30) each call: a token
     request storm against the identity provider driven by the API server."""
     auth = make_auth(origins=[hop_server])
-    if mounted:
-        session.mount(hop_server + "/", SilentAuthAdapter(auth))
-    else:
-        session.auth = auth
+    wire(session, auth, hop_server, mounted)
     auth.get_token()
     server.reset_counts()
     session.get(hop_server + "/hop/0", timeout=10)
@@ -519,10 +507,7 @@ def test_a_login_callable_may_use_the_application_session(
         prompt=False,
         token_timeout=3.0,
     )
-    if mounted:
-        session.mount(server.url + "/", SilentAuthAdapter(auth))
-    else:
-        session.auth = auth
+    wire(session, auth, server.url, mounted)
     r = session.get(server.url + "/api/data", timeout=5)
     assert server.counts["json:login"] == 1
     assert r.status_code == 200
@@ -663,10 +648,7 @@ def test_loopback_plain_http_exemption_never_hands_the_token_to_a_proxy(
         auth = make_auth()
         token = auth.get_token().access_token  # the token request itself bypasses the proxy
         with requests.Session() as s:  # trust_env=True: the application's default
-            if mounted:
-                s.mount(server.url + "/", SilentAuthAdapter(auth))
-            else:
-                s.auth = auth
+            wire(s, auth, server.url, mounted)
             # Refused before anything is sent, with the way out in the message.
             with pytest.raises(InsecureTransportError, match="NO_PROXY"):
                 s.get(server.url + "/api/data", timeout=5)

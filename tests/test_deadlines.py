@@ -15,14 +15,13 @@ import requests
 from requests_silentauth import (
     MemoryStore,
     SilentAuth,
-    SilentAuthAdapter,
     Token,
     TokenEndpointError,
 )
 from requests_silentauth._vault import Vault
 from requests_silentauth.testing import TokenServer
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, wire
 
 MakeAuth = Callable[..., SilentAuth]
 HANG = 30.0
@@ -34,13 +33,6 @@ def hanging(server: TokenServer) -> Iterator[TokenServer]:
     server.token_delay = 0.0
 
 
-def _wire(session: requests.Session, auth: SilentAuth, server: TokenServer, mounted: bool) -> None:
-    if mounted:
-        session.mount(server.url + "/", SilentAuthAdapter(auth))
-    else:
-        session.auth = auth
-
-
 @pytest.mark.timeout(25)
 @pytest.mark.parametrize("mounted", [False, True], ids=["session.auth", "adapter"])
 def test_request_timeout_bounds_a_proactive_renewal(
@@ -50,7 +42,7 @@ def test_request_timeout_bounds_a_proactive_renewal(
     auth = make_auth(hanging, store=store, token_timeout=60.0)
     expired = Token("expired-at", refresh_token="rt-1", expires_at=time.time() - 60)
     Vault(store, auth.account).set_token(expired)
-    _wire(session, auth, hanging, mounted)
+    wire(session, auth, hanging.url, mounted)
     hanging.token_delay = HANG
     start = time.monotonic()
     with pytest.raises(TokenEndpointError):
@@ -64,7 +56,7 @@ def test_request_timeout_bounds_a_renewal_after_a_rejection(
     hanging: TokenServer, make_auth: MakeAuth, session: requests.Session, mounted: bool
 ) -> None:
     auth = make_auth(hanging, token_timeout=60.0)
-    _wire(session, auth, hanging, mounted)
+    wire(session, auth, hanging.url, mounted)
     assert session.get(hanging.resource_url).status_code == 200
     hanging.revoke_access_tokens()
     hanging.token_delay = HANG

@@ -24,6 +24,8 @@ from requests_silentauth import (
 from requests_silentauth._origins import OriginSet, check_transport, is_loopback, origin_of
 from requests_silentauth.testing import TokenServer
 
+from .conftest import wire
+
 MakeAuth = Callable[..., SilentAuth]
 PLACEMENTS = [Bearer(), BasicToken(), Header("X-Auth-Token"), Query("access_token")]
 
@@ -166,14 +168,10 @@ def test_redirect_after_a_resend_carries_no_token_to_another_origin(
     placement: Any,
     mounted: bool,
 ) -> None:
-    from requests_silentauth import SilentAuthAdapter
 
     ours, other = server_factory(), server_factory()
     auth = make_auth(ours, placement=placement)
-    if mounted:
-        session.mount(ours.url + "/", SilentAuthAdapter(auth))
-    else:
-        session.auth = auth
+    wire(session, auth, ours.url, mounted)
     session.get(ours.resource_url)
     revoked = auth.token
     ours.revoke_access_tokens()  # 401 -> renew -> resend -> 302 to the other origin
@@ -213,13 +211,9 @@ def test_same_origin_redirect_after_a_resend_carries_the_new_token(
 ) -> None:
     # requests builds the next hop from the request it first sent, not from our resent copy:
     # that object must get the new token too, or the hop carries the revoked one (issue 7).
-    from requests_silentauth import SilentAuthAdapter
 
     auth = make_auth(placement=placement)
-    if mounted:
-        session.mount(server.url + "/", SilentAuthAdapter(auth))
-    else:
-        session.auth = auth
+    wire(session, auth, server.url, mounted)
     session.get(server.resource_url)
     revoked = auth.token
     server.revoke_access_tokens()  # 401 -> renew -> resend -> 302 -> /api/echo

@@ -10,17 +10,12 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from requests_silentauth import Query, SilentAuth, SilentAuthAdapter
+from requests_silentauth import Query, SilentAuth
 from requests_silentauth.testing import TokenServer
 
+from .conftest import wire
+
 MakeAuth = Callable[..., SilentAuth]
-
-
-def _wire(session: requests.Session, auth: SilentAuth, server: TokenServer, mounted: bool) -> None:
-    if mounted:
-        session.mount(server.url + "/", SilentAuthAdapter(auth))
-    else:
-        session.auth = auth
 
 
 @pytest.mark.parametrize("mounted", [False, True], ids=["session.auth", "adapter"])
@@ -36,7 +31,7 @@ def test_query_token_kept_in_location_never_reaches_another_origin(
 ) -> None:
     ours, other = server_factory(), server_factory()
     auth = make_auth(ours, placement=Query("access_token"))
-    _wire(session, auth, ours, mounted)
+    wire(session, auth, ours.url, mounted)
     token = auth.get_token().access_token
     # What a server that redirects with its own request URI sends: our parameter kept.
     target = f"{other.url}/public/headers?keep=1&access_token={quote(token)}"
@@ -55,7 +50,7 @@ def test_same_origin_location_carries_the_current_token_not_a_stale_one(
     server: TokenServer, make_auth: MakeAuth, session: requests.Session, mounted: bool
 ) -> None:
     auth = make_auth(placement=Query("access_token"))
-    _wire(session, auth, server, mounted)
+    wire(session, auth, server.url, mounted)
     stale = "stale-token-from-the-location"
     target = f"/api/data?access_token={stale}"
     r = session.get(server.url + f"/api/redirect?to={quote(target)}&code=302")
@@ -77,7 +72,7 @@ def test_query_token_not_sent_over_plain_http_redirect_to_an_allowed_host(
     # Location pointing there keeps no token either (the hop is not followed: no such host).
     ours = server_factory()
     auth = make_auth(ours, placement=Query("access_token"), origins=[ours.url, "http://a.test"])
-    _wire(session, auth, ours, mounted)
+    wire(session, auth, ours.url, mounted)
     token = auth.get_token().access_token
     target = f"http://a.test/x?access_token={quote(token)}"
     r = session.get(ours.url + f"/api/redirect?to={quote(target)}&code=302", allow_redirects=False)
