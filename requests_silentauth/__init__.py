@@ -6,8 +6,10 @@ session.auth = SilentAuth(PasswordGrant(token_url), username="alice")
 from __future__ import annotations
 
 from ._adapter import SilentAuthAdapter
+from ._apierrors import ApiErrors
 from ._auth import SilentAuth
 from ._errors import (
+    ApiError,
     CredentialsNotFound,
     InsecureTransportError,
     InvalidCredentials,
@@ -25,6 +27,8 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "Account",
+    "ApiError",
+    "ApiErrors",
     "BasicToken",
     "Bearer",
     "ClientCredentials",
