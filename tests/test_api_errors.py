@@ -201,3 +201,101 @@ def test_the_adapter_option_overrides_the_auths(
     session.mount(server.url + "/", SilentAuthAdapter(auth, errors={1005: "from the adapter"}))
     with pytest.raises(ApiError, match=r"^from the adapter"):
         session.get(api_error(server, 400, 1005))
+
+
+# -- attack review (wt-attack12): recovered rejections never raise, whatever the wiring ----------
+
+
+def _invalid_token(r: requests.Response) -> bool:
+    try:
+        return bool(r.status_code == 400 and r.json().get("error") == "invalid_token")
+    except ValueError:
+        return False
+
+
+@ENTRY
+@HOW
+def test_an_is_rejected_rejection_on_400_is_recovered_before_the_api_error_is_read(
+    server_factory: Callable[..., TokenServer],
+    make_auth: MakeAuth,
+    session: requests.Session,
+    mounted: bool,
+    how: str,
+) -> None:
+    server = server_factory(reject_status=400)
+    install(
+        session,
+        server,
+        lambda **kw: make_auth(server, **kw),
+        mounted,
+        how,
+        ApiErrors(MESSAGES),
+        reauth_on=(),
+        is_rejected=_invalid_token,
+    )
+    session.get(server.resource_url)
+    server.revoke_access_tokens()
+    r = session.get(server.resource_url)
+    assert r.status_code == 200 and [h.status_code for h in r.history] == [400]
+    server.revoke_access_tokens()
+    with pytest.raises(ApiError, match=r"^Wrong developer key \(1005, HTTP 400\)$"):
+        session.get(api_error(server, 400, 1005))
+
+
+@ENTRY
+def test_a_body_code_rejection_on_200_is_recovered_and_passes(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session, mounted: bool
+) -> None:
+    def body_code(r: requests.Response) -> bool:
+        try:
+            return bool(r.json().get("code") == 401001)
+        except ValueError:
+            return False
+
+    wire(session, make_auth(errors=MESSAGES, is_rejected=body_code), server.url, mounted)
+    session.get(server.resource_url)
+    server.revoke_access_tokens()
+    r = session.get(server.url + "/api/body-error")
+    assert r.json() == {"code": 0, "ok": True}
+
+
+@ENTRY
+def test_a_rejection_on_a_redirect_hop_is_recovered_without_an_api_error(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session, mounted: bool
+) -> None:
+    wire(session, make_auth(errors=MESSAGES), server.url, mounted)
+    session.get(server.resource_url)
+    server.revoke_access_tokens()
+    r = session.get(f"{server.url}/api/redirect?" + urlencode({"to": "/api/data"}))
+    assert r.status_code == 200 and r.json()["ok"] is True
+    server.revoke_access_tokens()  # now the second hop is the rejected one
+    r = session.get(f"{server.url}/api/redirect?" + urlencode({"to": "/api/data"}))
+    assert r.status_code == 200
+
+
+def test_per_request_hooks_see_the_recovered_answer(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session
+) -> None:
+    session.auth = make_auth()
+    hooks = {"response": [ApiErrors(MESSAGES)]}
+    session.get(server.resource_url, hooks=hooks)
+    server.revoke_access_tokens()
+    r = session.get(server.resource_url, hooks=hooks)
+    assert r.status_code == 200 and [h.status_code for h in r.history] == [401]
+    with pytest.raises(ApiError, match=r"^No such journal \(3000, HTTP 404\)$"):
+        session.get(api_error(server, 404, 3000), hooks=hooks)
+
+
+def test_the_adapter_and_session_auth_together_recover_once_and_raise_once(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session
+) -> None:
+    auth = make_auth(errors=MESSAGES)
+    session.auth = auth
+    session.mount(server.url + "/", SilentAuthAdapter(auth))
+    session.get(server.resource_url)
+    server.revoke_access_tokens()
+    assert session.get(server.resource_url).status_code == 200
+    assert server.counts["token:refresh_token"] == 1
+    server.revoke_access_tokens()
+    with pytest.raises(ApiError, match=r"^Wrong developer key \(1005, HTTP 400\)$"):
+        session.get(api_error(server, 400, 1005))
