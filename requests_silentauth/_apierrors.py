@@ -22,12 +22,13 @@ import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit
 
 from requests import PreparedRequest, Response
 
 from ._errors import WITHHELD, ApiError, SilentAuthError, clip, quotable
 from ._origins import origin_of
+from ._placement import query_names
 from ._token import lookup
 
 __all__ = ["ApiErrors"]
@@ -55,6 +56,14 @@ _PLAIN_HEADERS = frozenset(
 #: Query parameter names that carry a credential (a token, an API key, a signature).
 _SECRET_NAME = re.compile(r"token|key|secret|auth|sig|pass|session|credential|jwt|bearer", re.I)
 
+#: What never reaches a printed message from server text: C0 and C1 controls and DEL (ESC
+#: starts terminal escape sequences, BS and CR overwrite what was printed, 0x9B is an 8-bit
+#: CSI in a latin-1 reason phrase) and the bidi formatting characters (they reorder the line).
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+#: A numeric code longer than this is no code (a JSON number of 4,300 digits is valid).
+_CODE_DIGITS = 64
+
 Code = str | int
 
 
@@ -73,8 +82,9 @@ def _key(code: object) -> str | None:
 
 
 def _one_line(text: str, limit: int) -> str:
-    """Server text folded onto one line and clipped: a message is printed as is."""
-    return clip(" ".join(text.split()), limit)
+    """Server text folded onto one line, without control characters, and clipped: a message
+    is printed as is, so it must not drive the terminal it is printed on."""
+    return clip(" ".join(_CONTROLS.sub(" ", text).split()), limit)
 
 
 class ApiErrors:
@@ -146,10 +156,12 @@ class ApiErrors:
         a body that is not JSON, too large, or unreadable gives the default message."""
         secrets = _request_secrets(response.request)
         payload = _payload(response, stream, self.max_body)
-        code = _code(lookup(payload, self.code_field) if payload is not None else None, secrets)
+        raw_code = lookup(payload, self.code_field) if payload is not None else None
+        code = _code(raw_code, secrets)
         server = lookup(payload, self.message_field) if payload is not None else None
         server_message = _quoted(server, 300, secrets)
-        key = _key(code)
+        # The table is matched on the code as it came, not as shown (clipped at 64 characters).
+        key = _key(raw_code) if code is not None else None
         if key is not None and key in self._messages:
             message = self._messages[key]
         elif server_message:
@@ -175,13 +187,26 @@ class ApiErrors:
         if isinstance(error, SilentAuthError):
             return str(error)
         response = getattr(error, "response", None)
-        if isinstance(response, Response):
-            return str(self.error(response))
+        answered = isinstance(response, Response)
+        if (
+            isinstance(response, Response)
+            and isinstance(response.status_code, int)
+            and response.status_code >= 400
+        ):
+            # A body nobody read yet may be streamed and endless: read it as a streamed one.
+            return str(self.error(response, stream=response._content is False))
         if self.default is not None:
             return self.default
         request = getattr(error, "request", None)
         url = getattr(request, "url", None)
-        where = f" to {origin_of(url)}" if isinstance(url, str) and url else ""
+        where = ""
+        if isinstance(url, str) and url:
+            try:
+                where = f" to {origin_of(url)}"
+            except ValueError:  # a URL for another adapter (file://, a custom scheme)
+                where = ""
+        if answered:  # a redirect loop, a body that broke off: not an API error
+            return f"The request{where} failed ({type(error).__name__})"
         return f"The request{where} failed before the server answered ({type(error).__name__})"
 
     def __repr__(self) -> str:
@@ -199,7 +224,9 @@ def _payload(response: Response, stream: bool, limit: int) -> Any:
             encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
             if not (length.isdigit() and int(length) <= limit and encoding == "identity"):
                 return None
-        body = response.content
+            body = _read_at_most(response, int(length))
+        else:
+            body = response.content
         if not body or len(body) > limit:
             return None
         return json.loads(body)
@@ -207,24 +234,48 @@ def _payload(response: Response, stream: bool, limit: int) -> Any:
         return None
 
 
+def _read_at_most(response: Response, length: int) -> bytes | None:
+    """A streamed body read no further than its declared ``length``: a chunked answer may
+    also send a small Content-Length and then never end. The body read is kept on the
+    response (the caller can still read it); one that runs past ``length`` closes it."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(64 * 1024):
+        size += len(chunk)
+        if size > length:
+            response.close()
+            return None
+        chunks.append(chunk)
+    response._content = b"".join(chunks)
+    response._content_consumed = True
+    return response._content
+
+
 def _quoted(text: object, limit: int, secrets: tuple[str, ...]) -> str | None:
     """Server text fit to quote: one line, clipped, and None when empty or when it echoes
-    something the request carried (the whole text goes, as for token-endpoint errors)."""
-    if not isinstance(text, str) or not text.strip():
+    something the request carried (the whole text goes, as for token-endpoint errors).
+
+    The echo is looked for before folding and clipping (a secret past the clip would be
+    half quoted), ignoring case, percent-encoding and control characters in between."""
+    if not isinstance(text, str) or not text.strip() or _echoes(text, secrets):
         return None
-    quoted = quotable(_one_line(text, limit), secrets)
-    return None if quoted == WITHHELD else quoted
+    return _one_line(text, limit) or None
+
+
+def _echoes(text: str, secrets: tuple[str, ...]) -> bool:
+    views = {text, " ".join(text.split()), _CONTROLS.sub("", text), unquote(text)}
+    views.add(unquote_plus(text))
+    folded = tuple(secret.casefold() for secret in secrets)
+    return any(quotable(view.casefold(), folded) == WITHHELD for view in views)
 
 
 def _code(value: Any, secrets: tuple[str, ...]) -> Code | None:
     if _key(value) is None:
         return None
-    if isinstance(value, float):
-        return int(value)
     if isinstance(value, str):
         return _quoted(value, 64, secrets)
-    code: int = value
-    return code
+    number = int(value)  # an int, or a float with an integral value (1005.0)
+    return number if abs(number) < 10**_CODE_DIGITS else None
 
 
 def _status_line(response: Response, secrets: tuple[str, ...]) -> str:
@@ -244,7 +295,8 @@ def _request_secrets(request: PreparedRequest | None) -> tuple[str, ...]:
     if request is None:
         return ()
     found: list[str] = []
-    for name, value in (request.headers or {}).items():
+    for name, given in (request.headers or {}).items():
+        value = given.decode("latin-1") if isinstance(given, bytes) else given
         if name.lower() in _PLAIN_HEADERS or not isinstance(value, str):
             continue
         found.append(value)
@@ -258,8 +310,12 @@ def _request_secrets(request: PreparedRequest | None) -> tuple[str, ...]:
     # A query value is a secret when its name says so (``access_token``, ``api_key``, ``sig``):
     # a server quoting back a search word or a page number is ordinary, and withholding those
     # would lose the message.
+    # A ``Query`` placement's own parameter is one whatever its name.
     query = urlsplit(request.url or "").query
-    found.extend(value for name, value in parse_qsl(query) if _SECRET_NAME.search(name))
+    ours = query_names()
+    found.extend(
+        value for name, value in parse_qsl(query) if name in ours or _SECRET_NAME.search(name)
+    )
     return tuple(s.strip() for s in found if s and s.strip())
 
 
