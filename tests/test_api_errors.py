@@ -299,3 +299,55 @@ def test_the_adapter_and_session_auth_together_recover_once_and_raise_once(
     server.revoke_access_tokens()
     with pytest.raises(ApiError, match=r"^Wrong developer key \(1005, HTTP 400\)$"):
         session.get(api_error(server, 400, 1005))
+
+
+@ENTRY
+def test_token_requests_through_the_applications_session_never_raise_api_error(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session, mounted: bool
+) -> None:
+    """A refused refresh token (400 invalid_grant) through a session that has ApiErrors as a
+    session hook, or the adapter mounted on the token origin, still falls back to a login."""
+    session.hooks["response"].append(ApiErrors(MESSAGES))
+    auth = make_auth(errors=MESSAGES, token_session=session)
+    wire(session, auth, server.url, mounted)
+    session.get(server.resource_url)
+    server.revoke_all()  # the refresh token too: the refresh gets a 400 invalid_grant
+    assert session.get(server.resource_url).status_code == 200
+    assert server.counts["token:password"] == 2
+
+
+@ENTRY
+@pytest.mark.parametrize(
+    ("code", "shown"),
+    [
+        ("²", "Failed (², HTTP 400)"),  # str.isdigit() says yes, int() says no
+        ("-5", "Five below (-5, HTTP 400)"),
+        ("9" * 4300, "Failed (HTTP 400)"),  # a valid JSON number, but no code
+        ("9" * 5000, "Failed (" + "9" * 61 + "..., HTTP 400)"),  # a string code, clipped
+    ],
+)
+def test_odd_codes_from_a_real_server(
+    server: TokenServer,
+    make_auth: MakeAuth,
+    session: requests.Session,
+    mounted: bool,
+    code: str,
+    shown: str,
+) -> None:
+    errors = ApiErrors({-5: "Five below"}, default="Failed")
+    wire(session, make_auth(errors=errors), server.url, mounted)
+    with pytest.raises(ApiError) as info:
+        session.get(api_error(server, 400, code))
+    assert str(info.value) == shown
+
+
+@ENTRY
+def test_a_hostile_server_message_cannot_drive_the_terminal(
+    server: TokenServer, make_auth: MakeAuth, session: requests.Session, mounted: bool
+) -> None:
+    wire(session, make_auth(errors=ApiErrors(message_field="msg")), server.url, mounted)
+    hostile = "\x1b[2J\x1b]0;pwned\x07\x9b31mAccount locked\x08\x08\u202e call +1 555 0100"
+    with pytest.raises(ApiError) as info:
+        session.get(api_error(server, 400, 7, message=hostile))
+    assert answer(info.value).json()["msg"] == hostile  # it did arrive
+    assert str(info.value) == "[2J ]0;pwned 31mAccount locked call +1 555 0100 (7, HTTP 400)"
