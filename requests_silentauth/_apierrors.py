@@ -64,6 +64,11 @@ _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066
 #: A numeric code longer than this is no code (a JSON number of 4,300 digits is valid).
 _CODE_DIGITS = 64
 
+#: A fragment this long of a secret at least ``_FRAGMENT_OF`` long is not quoted either (a
+#: short prefix, "gho_A1b2...", is how servers name a token without giving it away).
+_FRAGMENT = 20
+_FRAGMENT_OF = 24
+
 Code = str | int
 
 
@@ -256,16 +261,30 @@ def _quoted(text: object, limit: int, secrets: tuple[str, ...]) -> str | None:
     something the request carried (the whole text goes, as for token-endpoint errors).
 
     The echo is looked for before folding and clipping (a secret past the clip would be
-    half quoted), ignoring case, percent-encoding and control characters in between."""
-    if not isinstance(text, str) or not text.strip() or _echoes(text, secrets):
+    half quoted), ignoring case, percent-encoding and control characters in between; and a
+    long fragment of a long secret in what would be shown (a token's tail, its middle)."""
+    if not isinstance(text, str) or not text.strip():
         return None
-    return _one_line(text, limit) or None
+    folded = tuple(secret.casefold() for secret in secrets)
+    if _echoes(text, folded):
+        return None
+    shown = _one_line(text, limit)
+    fragments = tuple(
+        secret[i : i + _FRAGMENT]
+        for secret in folded
+        if len(secret) >= _FRAGMENT_OF
+        for i in range(len(secret) - _FRAGMENT + 1)
+    )
+    if fragments and _echoes(shown, fragments):
+        return None
+    return shown or None
 
 
-def _echoes(text: str, secrets: tuple[str, ...]) -> bool:
+def _echoes(text: str, folded: tuple[str, ...]) -> bool:
+    """Whether ``text`` holds one of the (case-folded) secrets, as is, folded onto one line,
+    with control characters taken out, or percent-decoded."""
     views = {text, " ".join(text.split()), _CONTROLS.sub("", text), unquote(text)}
     views.add(unquote_plus(text))
-    folded = tuple(secret.casefold() for secret in secrets)
     return any(quotable(view.casefold(), folded) == WITHHELD for view in views)
 
 

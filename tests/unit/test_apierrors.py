@@ -460,3 +460,17 @@ class Mine(ApiError):
 def test_a_subclass_of_api_error_pickles_as_itself() -> None:
     back = pickle.loads(pickle.dumps(Mine("m", status_code=400, code=7)))
     assert type(back) is Mine and (back.code, str(back)) == (7, "m (7, HTTP 400)")
+
+
+def test_a_long_fragment_of_the_token_is_not_quoted() -> None:
+    """A server that quotes a good part of the token (its tail, its middle) leaks most of it."""
+    token = "gho_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"
+    req = request(Authorization=f"Bearer {token}")
+    for fragment in (token[-24:], token[6:30]):
+        body = {"error_code": 9, "msg": f"token ...{fragment} has expired"}
+        err = raised(ApiErrors(message_field="msg"), response(401, body, req=req))
+        assert fragment not in str(err) and err.server_message is None
+    # A short prefix, the usual way of naming a token without giving it away, may be quoted.
+    body = {"error_code": 9, "msg": f"token {token[:8]}... has expired"}
+    err = raised(ApiErrors(message_field="msg"), response(401, body, req=req))
+    assert err.server_message == body["msg"]
