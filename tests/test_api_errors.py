@@ -15,6 +15,7 @@ from requests_silentauth import ApiError, ApiErrors, SilentAuth, SilentAuthAdapt
 from requests_silentauth.testing import TokenServer
 
 from .conftest import PASSWORD, wire
+from .rawserver import RawServer
 
 MakeAuth = Callable[..., SilentAuth]
 MESSAGES = {1: "Sorry, something went wrong", 1005: "Wrong developer key", 3000: "No such journal"}
@@ -371,3 +372,60 @@ def test_a_body_code_rejection_on_200_that_was_not_recovered_raises(
     wire(session, auth, server.url, mounted)
     with pytest.raises(ApiError):
         session.get(server.resource_url)  # rejected, renewed, resent, rejected again
+
+
+# -- against a raw loopback server: what the embedded one will not send -------------------------
+
+
+def _endless_chunked(conn: socket.socket, srv: RawServer) -> None:
+    """A chunked answer that also claims Content-Length: 20, then never ends (64 MiB at most,
+    so a failing test ends too). ``srv.sent`` counts the body bytes the client took."""
+    conn.sendall(
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 20\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    chunk = b"x" * 65536
+    frame = b"%x\r\n%s\r\n" % (len(chunk), chunk)
+    for _ in range(1024):
+        if srv.stop.is_set():
+            return
+        conn.sendall(frame)
+        srv.sent += len(chunk)  # type: ignore[attr-defined]
+    conn.sendall(b"0\r\n\r\n")
+
+
+def test_a_streamed_endless_chunked_error_is_not_read_to_its_end(
+    session: requests.Session,
+) -> None:
+    srv = RawServer(_endless_chunked)
+    srv.sent = 0  # type: ignore[attr-defined]
+    try:
+        session.hooks["response"].append(ApiErrors(MESSAGES, default="Failed"))
+        with pytest.raises(ApiError) as info:
+            session.get(srv.origin + "/api/x", stream=True, timeout=10)
+        assert str(info.value) == "Failed (HTTP 400)"
+        answer(info.value).close()
+        # Read no further than the declared 20 bytes (plus what the socket buffers held:
+        # a few MiB on loopback).
+        assert srv.sent < 24 * 2**20  # type: ignore[attr-defined]  # of the 64 MiB sent
+    finally:
+        srv.close()
+
+
+def _hostile_reason(conn: socket.socket, srv: RawServer) -> None:
+    conn.sendall(
+        b"HTTP/1.1 400 \x1b[2J\x1b]0;pwned\x07\x9b31mAccount locked\x08\x08 call +1 555\r\n"
+        b"Content-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno"
+    )
+
+
+def test_a_hostile_reason_phrase_cannot_drive_the_terminal(session: requests.Session) -> None:
+    srv = RawServer(_hostile_reason)
+    try:
+        session.hooks["response"].append(ApiErrors(MESSAGES))
+        with pytest.raises(ApiError) as info:
+            session.get(srv.origin + "/api/x", timeout=10)
+        assert "\x1b" in answer(info.value).reason  # it did arrive
+        assert str(info.value) == "[2J ]0;pwned 31mAccount locked call +1 555 (HTTP 400)"
+    finally:
+        srv.close()
