@@ -135,8 +135,14 @@ class SilentAuth(requests.auth.AuthBase):
         r.register_hook("response", functools.partial(self._on_response, hop))
         if self.errors is not None:
             # After ours, so it sees the answer to a recovered rejection's resend.
-            r.register_hook("response", self.errors)
+            r.register_hook("response", self._api_errors)
         return r
+
+    def _api_errors(self, r: Response, **kwargs: Any) -> None:
+        # This API's error table is for this API's answers: another origin the session talks
+        # to (or a redirect leads to) has codes of its own, as the adapter's mounted origin is.
+        if self.errors is not None and self.policy.origins.match(r.url) is not None:
+            self.errors(r, **kwargs)
 
     def _on_response(self, hop: _Hop, r: Response, **kwargs: Any) -> Response:
         connection = r.connection  # the adapter that answered: resend through the same one

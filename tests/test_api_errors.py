@@ -429,3 +429,23 @@ def test_a_hostile_reason_phrase_cannot_drive_the_terminal(session: requests.Ses
         assert str(info.value) == "[2J ]0;pwned 31mAccount locked call +1 555 (HTTP 400)"
     finally:
         srv.close()
+
+
+@ENTRY
+def test_errors_option_is_for_the_auths_own_api_not_every_origin_the_session_talks_to(
+    server: TokenServer,
+    server_factory: Callable[..., TokenServer],
+    make_auth: MakeAuth,
+    session: requests.Session,
+    mounted: bool,
+) -> None:
+    """Another service's error code 1005 is not this API's "Wrong developer key": errors=
+    applies where the auth applies (the adapter: its mounted origin; session.auth: its
+    origins), as the token does; a session hook is the way to cover every origin."""
+    other = server_factory()
+    wire(session, make_auth(errors=MESSAGES), server.url, mounted)
+    # The other service wants a token of its own: its 401 is an answer, not an ApiError.
+    elsewhere = session.get(api_error(other, 400, 1005))
+    assert elsewhere.status_code == 401 and elsewhere.json() == {"error": "invalid_token"}
+    with pytest.raises(ApiError, match=r"^Wrong developer key \(1005, HTTP 400\)$"):
+        session.get(api_error(server, 400, 1005))
