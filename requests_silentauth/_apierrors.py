@@ -128,6 +128,11 @@ class ApiErrors:
                     f"ApiErrors messages map an error code (an int or a non-empty str) to a "
                     f"message (a str); got {type(code).__name__} -> {type(message).__name__}"
                 )
+            if table.get(key, message) != message:
+                raise ValueError(
+                    f"ApiErrors messages give the error code {key!r} two messages (codes match "
+                    f"as strings or integers alike: 1005 and '1005' are one code)"
+                )
             table[key] = message
         if max_body < 0:
             raise ValueError("max_body must be >= 0 (bytes of error body read for its code)")

@@ -474,3 +474,10 @@ def test_a_long_fragment_of_the_token_is_not_quoted() -> None:
     body = {"error_code": 9, "msg": f"token {token[:8]}... has expired"}
     err = raised(ApiErrors(message_field="msg"), response(401, body, req=req))
     assert err.server_message == body["msg"]
+
+
+def test_one_code_with_two_messages_is_a_clear_error() -> None:
+    """1005 and "1005" are one code: a table giving them two messages is ambiguous."""
+    with pytest.raises(ValueError, match="1005"):
+        ApiErrors({1005: "Wrong developer key", "1005": "Bad key"})
+    assert ApiErrors({1005: "Same", " 1005": "Same"})._messages == {"1005": "Same"}
