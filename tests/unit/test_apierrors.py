@@ -354,7 +354,7 @@ def test_a_secret_echoed_encoded_or_in_another_case_is_not_quoted(secret: str, e
 
 def test_a_credential_header_given_as_bytes_is_a_secret() -> None:
     req = request()
-    req.headers["X-Api-Key"] = b"k3y-0f-the-app"  # type: ignore[assignment]
+    req.headers["X-Api-Key"] = b"k3y-0f-the-app"
     body = {"error_code": 9, "msg": "bad key k3y-0f-the-app"}
     err = raised(ApiErrors(message_field="msg"), response(401, body, req=req))
     assert "k3y-0f-the-app" not in str(err) and err.server_message is None
