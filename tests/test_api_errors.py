@@ -12,7 +12,15 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from requests_silentauth import ApiError, ApiErrors, SilentAuth, SilentAuthAdapter
+from requests_silentauth import (
+    ApiError,
+    ApiErrors,
+    BasicToken,
+    Header,
+    Query,
+    SilentAuth,
+    SilentAuthAdapter,
+)
 from requests_silentauth.testing import TokenServer
 
 from .conftest import PASSWORD, wire
@@ -488,3 +496,29 @@ def test_a_streamed_error_with_a_stalled_body_does_not_hold_get(
     finally:
         srv.release.set()  # type: ignore[attr-defined]
         srv.close()
+
+
+@ENTRY
+@pytest.mark.parametrize(
+    "placement",
+    [BasicToken(), Header("X-Auth-Token"), Query()],
+    ids=["basic", "header", "query"],
+)
+def test_an_echoed_token_is_not_quoted_wherever_the_placement_put_it(
+    server: TokenServer,
+    make_auth: MakeAuth,
+    session: requests.Session,
+    mounted: bool,
+    placement: object,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    auth = make_auth(errors=ApiErrors(message_field="msg"), placement=placement)
+    wire(session, auth, server.url, mounted)
+    with pytest.raises(ApiError) as info:
+        session.get(api_error(server, 400, 9, echo="1"))
+    token = auth.token
+    assert token is not None and token.access_token in answer(info.value).json()["msg"]
+    shown = f"{info.value} {info.value!r} {info.value.message} {info.value.server_message}"
+    assert token.access_token not in shown and token.access_token not in caplog.text
+    assert str(info.value) == "Bad Request (9, HTTP 400)"
