@@ -299,7 +299,10 @@ def _code(value: Any, secrets: tuple[str, ...]) -> Code | None:
     if isinstance(value, str):
         return _quoted(value, 64, secrets)
     number = int(value)  # an int, or a float with an integral value (1005.0)
-    return number if abs(number) < 10**_CODE_DIGITS else None
+    if abs(number) >= 10**_CODE_DIGITS:
+        return None
+    # A numeric secret (an API key, a PIN) echoed as a JSON number is no more quotable.
+    return None if _quoted(str(number), _CODE_DIGITS, secrets) is None else number
 
 
 def _status_line(response: Response, secrets: tuple[str, ...]) -> str:

@@ -481,3 +481,10 @@ def test_one_code_with_two_messages_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="1005"):
         ApiErrors({1005: "Wrong developer key", "1005": "Bad key"})
     assert ApiErrors({1005: "Same", " 1005": "Same"})._messages == {"1005": "Same"}
+
+
+def test_a_numeric_code_that_is_a_numeric_secret_is_not_shown() -> None:
+    """A numeric API key (or a PIN-like password) echoed as the error code, as a JSON number."""
+    req = request(**{"X-Api-Key": "80085511"})
+    err = raised(ApiErrors(default="Failed"), response(403, {"error_code": 80085511}, req=req))
+    assert "80085511" not in str(err) and err.code is None
