@@ -33,9 +33,9 @@ from ._token import lookup
 
 __all__ = ["ApiErrors"]
 
-#: The largest body read for an error code. A non-streamed body is read by requests anyway; a
-#: streamed one is read only when its Content-Length says it fits (and it is not compressed),
-#: so the caller can still stream a large error body after the exception.
+#: The largest body parsed for an error code. A non-streamed body is read by requests anyway; a
+#: streamed one (``stream=True``) is not read at all, so it can stall or be streamed by the
+#: caller after the exception.
 MAX_BODY = 1024 * 1024
 
 #: Request headers that never carry a credential; every other header value is a secret the
@@ -157,8 +157,10 @@ class ApiErrors:
         """The response hook: raise :class:`ApiError` for a 4xx/5xx answer."""
         self.check(response, stream=bool(kwargs.get("stream", False)))
 
-    def check(self, response: Response, *, stream: bool = False) -> None:
-        if response.status_code >= 400:
+    def check(self, response: Response, *, stream: bool = False, rejected: bool = False) -> None:
+        """Raise for a 4xx/5xx answer, or for any answer the auth still calls a rejected token
+        (``is_rejected`` on a 200 that the one resend did not cure: never a silent failure)."""
+        if response.status_code >= 400 or rejected:
             raise self.error(response, stream=stream)
 
     def error(self, response: Response, *, stream: bool = False) -> ApiError:
@@ -203,7 +205,7 @@ class ApiErrors:
             and isinstance(response.status_code, int)
             and response.status_code >= 400
         ):
-            # A body nobody read yet may be streamed and endless: read it as a streamed one.
+            # A body nobody read yet may be streamed and endless: it is not read.
             return str(self.error(response, stream=response._content is False))
         if self.default is not None:
             return self.default
@@ -227,38 +229,19 @@ class ApiErrors:
 
 
 def _payload(response: Response, stream: bool, limit: int) -> Any:
-    """The decoded JSON body, or None (not JSON, too large, unreadable, not yet safe to read)."""
+    """The decoded JSON body, or None (not JSON, too large, unreadable, or streamed)."""
+    if stream and response._content is False and not response._content_consumed:
+        # stream=True means "give me the head, I read the body": a body that stalls or never
+        # ends must not hold get() in this hook (attack review). The caller may read it and
+        # call ``errors.error(response)`` for the code.
+        return None
     try:
-        if stream and response._content is False and not response._content_consumed:
-            length = response.headers.get("Content-Length", "")
-            encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
-            if not (length.isdigit() and int(length) <= limit and encoding == "identity"):
-                return None
-            body = _read_at_most(response, int(length))
-        else:
-            body = response.content
+        body = response.content
         if not body or len(body) > limit:
             return None
         return json.loads(body)
     except Exception:  # a broken stream, bad UTF-8, invalid or too deeply nested JSON
         return None
-
-
-def _read_at_most(response: Response, length: int) -> bytes | None:
-    """A streamed body read no further than its declared ``length``: a chunked answer may
-    also send a small Content-Length and then never end. The body read is kept on the
-    response (the caller can still read it); one that runs past ``length`` closes it."""
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_content(64 * 1024):
-        size += len(chunk)
-        if size > length:
-            response.close()
-            return None
-        chunks.append(chunk)
-    response._content = b"".join(chunks)
-    response._content_consumed = True
-    return response._content
 
 
 def _quoted(text: object, limit: int, secrets: tuple[str, ...]) -> str | None:
