@@ -18,6 +18,7 @@ from ._errors import (
 )
 from ._grants import ClientCredentials, Credentials, Grant, JsonLogin, PasswordGrant
 from ._placement import BasicToken, Bearer, Header, Placement, Query
+from ._redis import RedisStore  # cheap: redis itself is imported on first use
 from ._store import Account, FileStore, KeyringStore, MemoryStore, Store
 from ._token import Token
 
@@ -41,6 +42,7 @@ __all__ = [
     "PasswordGrant",
     "Placement",
     "Query",
+    "RedisStore",
     "SilentAuth",
     "SilentAuthAdapter",
     "SilentAuthError",
