@@ -17,11 +17,16 @@ Keys (``<ns>`` is the namespace, ``<key>`` is ``Account.key()``, 24 hex digits):
 - ``<ns>:<key>:lock``: the renewal lock, a random lease id set with ``NX PX`` for
   ``lock_timeout`` seconds; deleted by its holder only (compare-and-delete).
 
+**The lease**: the lock holder's watchdog renews the lease while it lives, so a renewal slower
+than ``lock_timeout`` keeps the lock (nobody refreshes with the same refresh token meanwhile),
+and a worker that dies holding it delays the others by at most ``lock_timeout``.
+
 **Fencing**: a token written while the lock is held is written by a script that first checks
-that the lock still holds *our* lease. A worker whose lease ran out (a renewal slower than
-``lock_timeout``) finds another lease or none there and writes nothing: another worker may have
-renewed meanwhile, and its token is newer. The slow worker keeps its token in memory (the
-ladder's "write failed" path), so a rotated refresh token is still not lost to it.
+that the lock still holds *our* lease. A worker that lost its lease anyway (frozen longer than
+``lock_timeout``, cut off from Redis, a failover that dropped the key) finds another lease or
+none there and writes nothing: another worker may have renewed meanwhile, and its token is
+newer. The fenced-off worker keeps its token in memory (the ladder's "write failed" path), so a
+rotated refresh token is still not lost to it.
 
 Decisions are pure functions (``key_name``, ``token_ttl``, ``where``); ``RedisStore`` and
 ``_RedisLock`` only carry them out."""
@@ -44,7 +49,7 @@ from ._codecs import MAX_RECORD, decode_token
 from ._errors import StoreError
 from ._store import REFUSED, SECRET, TOKEN, Account, MemoryStore, Store
 
-__all__ = ["REFRESH_TTL", "RedisStore", "key_name", "token_ttl", "where"]
+__all__ = ["LOCK_WAIT", "REFRESH_TTL", "RedisStore", "key_name", "token_ttl", "where"]
 
 T = TypeVar("T")
 
@@ -55,6 +60,11 @@ REFRESH_TTL = 14 * 24 * 3600.0
 #: Seconds a single Redis command may take (connect, or an answer) on a client made from a URL:
 #: a Redis that blackholes packets costs a renewal this long (twice: one reconnect), never a hang.
 SOCKET_TIMEOUT = 2.0
+
+#: How long the lock is waited for when no deadline is given (``silentauth logout``): a live
+#: holder keeps its lease for as long as its own renewal's deadline, a dead one loses it
+#: within ``lock_timeout``. Renewals for a request wait within the request's deadline.
+LOCK_WAIT = 60.0
 
 _NAMESPACE = re.compile(r"[\x21-\x7e]{1,100}")
 
@@ -68,6 +78,11 @@ return 0
 # KEYS[1] the lock; ARGV[1] our lease id. Deletes the lock only while it is still ours.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+# KEYS[1] the lock; ARGV[1] our lease id, ARGV[2] the lease in ms. The watchdog's renewal.
+_EXTEND = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
 # KEYS[1] the lock, KEYS[2] the value; ARGV[1] our lease id, ARGV[2] the value (empty: delete),
@@ -145,10 +160,9 @@ class RedisStore:
 
     ``url_or_client``: a ``redis://``/``rediss://``/``unix://`` URL (a client is made with
     ``socket_timeout`` for connecting and each answer, and one reconnect), or a
-    ``redis.Redis`` you configured (then bound its timeouts yourself). ``lock_timeout``: the
-    lease of the renewal lock, so the longest a worker killed while renewing delays the others;
-    keep it above the auth's ``token_timeout`` (a renewal slower than its lease cannot write its
-    token: see the module doc). ``refresh_ttl``: see ``token_ttl``."""
+    ``redis.Redis`` you configured (it must have a ``socket_timeout``). ``lock_timeout``: the
+    lease of the renewal lock, renewed while its holder lives: the longest a worker killed while
+    renewing delays the others. ``refresh_ttl``: see ``token_ttl``."""
 
     def __init__(
         self,
@@ -172,6 +186,18 @@ class RedisStore:
             raise TypeError(
                 "RedisStore needs a Redis URL (redis://host:6379/0) or a redis.Redis client, "
                 f"not {type(url_or_client).__name__}"
+            )
+        pool = getattr(url_or_client, "connection_pool", None)
+        given = getattr(pool, "connection_kwargs", None)
+        if (
+            isinstance(given, dict)
+            and "socket_timeout" in given
+            and given["socket_timeout"] is None
+        ):
+            raise ValueError(
+                "this redis client has no socket_timeout: a Redis that stops answering would "
+                "hang every renewal. Make it with socket_timeout=2 and socket_connect_timeout=2, "
+                "or pass the URL instead"
             )
         if not lock_timeout > 0 or not math.isfinite(lock_timeout):
             raise ValueError("lock_timeout must be a positive number of seconds, such as 30")
@@ -240,7 +266,7 @@ class RedisStore:
         self._write(account, name, "", 0)
 
     def lock(self, account: Account) -> _RedisLock:
-        return _RedisLock(self, self.key(account, "lock"), self.lock_timeout)
+        return _RedisLock(self, self.key(account, "lock"), LOCK_WAIT)
 
     def describe(self) -> str:
         kept = "passwords: " + (self.secrets.describe() if self.secrets else "none kept")
@@ -281,9 +307,9 @@ class RedisStore:
         if not done:
             raise StoreError(
                 f"the renewal lock's lease ran out (lock_timeout={self.lock_timeout:g}s) before "
-                f"the {name} could be written to {self.where}; another worker may have renewed "
-                "meanwhile, so nothing was written over its newer token. Raise lock_timeout "
-                "above the auth's token_timeout"
+                f"the {name} could be written to {self.where}: this worker was frozen or cut "
+                "off from Redis for longer than that, or Redis lost the key. Another worker may "
+                "have renewed meanwhile, so nothing was written over its newer token"
             )
 
     def _text(self, raw: object, name: str) -> str | None:
@@ -346,6 +372,7 @@ class RedisStore:
                 "fenced": _FENCED_WRITE,
                 "acquire": _ACQUIRE,
                 "release": _RELEASE,
+                "extend": _EXTEND,
             }[which]
             script = self._scripts[which] = self._connect().register_script(source)
         return script
@@ -391,17 +418,27 @@ def _failure(exc: BaseException) -> str:
 
 class _RedisLock:
     """The renewal lock: a lease of ``lock_timeout`` seconds (``SET NX PX`` of a random id),
-    waited for at most ``wait`` seconds, released by compare-and-delete."""
+    waited for at most ``wait`` seconds (the request's deadline), released by
+    compare-and-delete.
+
+    While it is held, a watchdog thread renews the lease every third of ``lock_timeout``: a
+    renewal slower than the lease (a slow identity provider) keeps the lock, so no other worker
+    refreshes with the same refresh token meanwhile (rotation with reuse detection would revoke
+    the whole family). A worker that dies takes its watchdog with it, so its lease ends within
+    ``lock_timeout``; one that loses its lease anyway (frozen, cut off from Redis, a failover)
+    is fenced: its write is refused (``RedisStore._write``)."""
 
     def __init__(self, store: RedisStore, key: str, wait: float) -> None:
         self._store = store
         self.key = key
         self.wait = wait
         self._lease: str | None = None
+        self._stop: threading.Event | None = None
 
     def within(self, seconds: float) -> _RedisLock:
-        """The same lock, waited for at most ``seconds`` (the rest of a request's deadline)."""
-        return _RedisLock(self._store, self.key, max(0.0, min(self.wait, seconds)))
+        """The same lock, waited for at most ``seconds`` (the rest of a request's deadline).
+        Not capped by ``lock_timeout``: a live holder may hold longer (its watchdog)."""
+        return _RedisLock(self._store, self.key, max(0.0, seconds))
 
     def __enter__(self) -> object:
         store = self._store
@@ -416,6 +453,10 @@ class _RedisLock:
             if got:
                 self._lease = lease
                 store._leases()[self.key] = lease
+                self._stop = threading.Event()
+                threading.Thread(
+                    target=_keep, args=(store, self.key, lease, ms, self._stop), daemon=True
+                ).start()
                 return self
             left = deadline - time.monotonic()
             if left <= 0:
@@ -428,9 +469,11 @@ class _RedisLock:
         )
 
     def __exit__(self, *exc: object) -> None:
-        store, lease = self._store, self._lease
-        self._lease = None
+        store, lease, stop = self._store, self._lease, self._stop
+        self._lease = self._stop = None
         store._leases().pop(self.key, None)
+        if stop is not None:
+            stop.set()  # not joined: a watchdog stuck on a blackholed Redis must not delay us
         if lease is None:
             return
         # A release that fails leaves the lease to run out: no error over the renewal's result.
@@ -439,6 +482,20 @@ class _RedisLock:
                 "release the renewal lock",
                 lambda: store._script("release")(keys=[self.key], args=[lease]),
             )
+
+
+def _keep(store: RedisStore, key: str, lease: str, ms: int, stop: threading.Event) -> None:
+    """The watchdog: renew the lease while it is ours and the lock is held."""
+    while not stop.wait(ms / 3000):
+        try:
+            kept = store._run(
+                "keep the renewal lock",
+                lambda: store._script("extend")(keys=[key], args=[lease, ms]),
+            )
+        except StoreError:
+            continue  # Redis unreachable: the lease may run out; the fence guards the write
+        if not kept:
+            return  # lost (deleted, expired, taken): nothing to keep
 
 
 def _pauses() -> Iterator[float]:

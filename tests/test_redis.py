@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import redis
 import requests
 
 from requests_silentauth import (
@@ -115,7 +116,7 @@ def test_a_worker_whose_lease_ran_out_never_overwrites_a_newer_token(
     fast = RedisStore(redis_url, namespace=namespace, lock_timeout=5)
     newer = encode_token(token(at="at-newer"))
     with slow.lock(ACCOUNT):
-        wait_gone(client, slow.key(ACCOUNT, "lock"))  # the slow worker's lease ran out
+        client.delete(slow.key(ACCOUNT, "lock"))  # the slow worker's lease is lost
         with fast.lock(ACCOUNT):
             fast.set(ACCOUNT, TOKEN, newer)
         with pytest.raises(StoreError, match="lease ran out") as info:
@@ -133,7 +134,7 @@ def test_a_lock_released_late_does_not_release_the_next_holder(
     fast = RedisStore(redis_url, namespace=namespace, lock_timeout=5)
     lock_key = slow.key(ACCOUNT, "lock")
     with slow.lock(ACCOUNT):
-        wait_gone(client, lock_key)
+        client.delete(lock_key)  # the slow worker's lease is lost
         fast_lock = fast.lock(ACCOUNT)
         fast_lock.__enter__()
     assert client.exists(lock_key), "the late release deleted another worker's lease"
@@ -149,7 +150,49 @@ def test_a_lock_key_without_expiry_gets_the_lease(store: RedisStore, client: Any
     assert 0 < client.pttl(store.key(ACCOUNT, "lock")) <= store.lock_timeout * 1000
 
 
-def test_a_slow_renewal_keeps_its_token_in_memory_and_writes_nothing(
+def test_a_renewal_slower_than_the_lease_is_not_joined_by_a_second_refresh(
+    server: TokenServer,
+    make_auth: Callable[..., SilentAuth],
+    redis_url: str,
+    namespace: str,
+) -> None:
+    """Attack: the lease runs out while the holder's refresh is still in flight. Another
+    worker must not take the lock, read the old token and refresh with the same refresh token
+    (with rotation and reuse detection on, the server would revoke the whole family). The
+    holder's lease is kept alive while it lives (a watchdog), so the other worker waits and
+    adopts the new token."""
+    import threading
+
+    server.reuse_detection = True
+    auths = [
+        make_auth(store=RedisStore(redis_url, namespace=namespace, lock_timeout=0.3))
+        for _ in range(2)
+    ]
+    sessions = [requests.Session() for _ in auths]
+    for s, auth in zip(sessions, auths, strict=True):
+        s.trust_env = False
+        s.auth = auth
+        assert s.get(server.resource_url, timeout=10).status_code == 200  # login, then adopt
+    server.expire_access_tokens()  # both are rejected at once and must renew
+    server.token_delay = 1.0  # a refresh slower than three leases
+    statuses: list[int] = []
+
+    def one(s: requests.Session) -> None:
+        statuses.append(s.get(server.resource_url, timeout=10).status_code)
+
+    threads = [threading.Thread(target=one, args=(s,)) for s in sessions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    for s in sessions:
+        s.close()
+    assert statuses == [200, 200]
+    assert server.counts["reuse_detected"] == 0
+    assert server.counts["token:refresh_token"] == 1
+
+
+def test_a_lease_lost_mid_renewal_keeps_the_token_in_memory_and_writes_nothing(
     server: TokenServer,
     make_auth: Callable[..., SilentAuth],
     session: requests.Session,
@@ -157,12 +200,29 @@ def test_a_slow_renewal_keeps_its_token_in_memory_and_writes_nothing(
     namespace: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The lease expires mid-renewal: the token request succeeds, the write is fenced off."""
-    store = RedisStore(redis_url, namespace=namespace, lock_timeout=0.2)
-    session.auth = make_auth(store=store)
-    server.token_delay = 0.6
+    """The lease is lost mid-renewal (here: the lock key deleted by hand while the token
+    request is in flight, as a Redis failover or a frozen process would lose it): the token
+    request succeeds, the write is fenced off, the token is used from memory."""
+    import threading
+
+    store = RedisStore(redis_url, namespace=namespace, lock_timeout=5)
+    auth = make_auth(store=store)
+    session.auth = auth
+    server.token_delay = 1.0
+    lock_key = store.key(auth._manager.account, "lock")
+    thief = redis.Redis.from_url(redis_url)
+
+    def steal() -> None:
+        end = time.monotonic() + 10
+        while not thief.delete(lock_key) and time.monotonic() < end:
+            time.sleep(0.01)
+
+    stealer = threading.Thread(target=steal)
+    stealer.start()
     with caplog.at_level(logging.WARNING, logger="requests_silentauth"):
         assert session.get(server.resource_url, timeout=10).status_code == 200
+    stealer.join()
+    thief.close()
     assert "lease ran out" in caplog.text
     assert store.get(session.auth._manager.account, TOKEN) is None
     assert session.get(server.resource_url, timeout=10).status_code == 200

@@ -8,7 +8,7 @@ import pytest
 
 from requests_silentauth import Account, MemoryStore, RedisStore, StoreError, Token
 from requests_silentauth._codecs import encode_token
-from requests_silentauth._redis import REFRESH_TTL, key_name, token_ttl, where
+from requests_silentauth._redis import LOCK_WAIT, REFRESH_TTL, key_name, token_ttl, where
 from requests_silentauth._store import REFUSED, SECRET, TOKEN
 
 ACCOUNT = Account("https://id.example/token", "alice")
@@ -130,12 +130,13 @@ def test_a_value_read_back_as_bytes_or_text() -> None:
     assert store._text("é", TOKEN) == "é"  # a client made with decode_responses=True
 
 
-def test_the_lock_waits_within_the_deadline_and_never_longer_than_its_lease() -> None:
-    store = RedisStore(UNREACHABLE, lock_timeout=30)
+def test_the_lock_waits_within_the_deadline() -> None:
+    """Not capped by the lease: a live holder keeps its lease (watchdog) past lock_timeout."""
+    store = RedisStore(UNREACHABLE, lock_timeout=3)
     lock = store.lock(ACCOUNT)
-    assert lock.wait == 30 and lock.key == store.key(ACCOUNT, "lock")
+    assert lock.wait == LOCK_WAIT and lock.key == store.key(ACCOUNT, "lock")
     assert lock.within(4).wait == 4
-    assert lock.within(100).wait == 30
+    assert lock.within(100).wait == 100
     assert lock.within(-1).wait == 0
 
 
@@ -148,8 +149,9 @@ class FakeScripts:
         self.calls: list[tuple[str, list[str], list[object]]] = []
 
     def register_script(self, source: str) -> object:
-        kind = next(k for k in ("NX", "DEL', KEYS[2]", "STRLEN", "DEL") if k in source)
-        name = {"NX": "acquire", "DEL', KEYS[2]": "fenced", "STRLEN": "get", "DEL": "release"}[kind]
+        marks = {"NX": "acquire", "KEYS[2]": "fenced", "STRLEN": "get", "DEL": "release"}
+        marks["'PEXPIRE', KEYS[1], ARGV[2]) end"] = "extend"
+        name = next(name for mark, name in marks.items() if mark in source)
 
         def run(keys: list[str], args: list[object]) -> object:
             self.calls.append((name, keys, args))
@@ -190,3 +192,19 @@ def test_a_lease_belongs_to_its_thread_and_ends_with_the_lock() -> None:
         assert list(store._leases()) == [store.key(ACCOUNT, "lock")]
     assert seen == [{}]  # another thread's write is not under our lease
     assert store._leases() == {}
+
+
+def test_a_client_without_a_socket_timeout_is_refused() -> None:
+    """Attack: a client made with socket_timeout=None waits forever for a Redis that stops
+    answering (a blackholed network), and every renewal with it."""
+
+    class Pool:
+        connection_kwargs = {"host": "10.0.0.5", "port": 6379, "db": 0, "socket_timeout": None}
+
+    class Client(FakeScripts):
+        connection_pool = Pool()
+
+    with pytest.raises(ValueError, match="socket_timeout"):
+        RedisStore(Client({}))
+    Pool.connection_kwargs["socket_timeout"] = 2.0
+    assert RedisStore(Client({})).where == "redis://10.0.0.5:6379/0"
