@@ -35,8 +35,9 @@ class RedisServer:
     """``redis-server`` on ``127.0.0.1:port``; ``stop()`` and ``start()`` again keep the port
     (a worker's URL stays valid across a restart, as it would in a fleet)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, persist: bool = False) -> None:
         self.port = port or free_port()
+        self.persist = persist
         self.dir = tempfile.mkdtemp(prefix="silentauth-redis-")
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -49,6 +50,8 @@ class RedisServer:
         assert exe is not None, missing()
         args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
         args += ["no", "--dir", self.dir, "--protected-mode", "yes", "--loglevel", "warning"]
+        if self.persist:  # every write on disk before it is answered: a restart keeps it
+            args += ["--appendonly", "yes", "--appendfsync", "always"]
         self.proc = subprocess.Popen(
             [exe, *args],
             stdout=subprocess.DEVNULL,

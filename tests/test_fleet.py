@@ -202,17 +202,20 @@ def test_a_worker_killed_holding_the_lock_delays_the_others_by_at_most_its_lease
     client.close()
 
 
+@pytest.mark.parametrize("persist", [True, False], ids=["persistent", "restarts-empty"])
 def test_redis_stopped_and_restarted_mid_run_fails_no_request_while_tokens_are_valid(
-    server_factory: Callable[..., TokenServer], fleet: Fleet
+    persist: bool, server_factory: Callable[..., TokenServer], fleet: Fleet
 ) -> None:
     """6 s tokens renewed 3 s early. Redis is stopped right after the first login and brought
     back 3.6 s later: every worker's early renewal fails meanwhile (it keeps its valid token),
-    and after Redis returns the fleet renews once, with no restart and no failed request."""
+    and after Redis returns the fleet renews once, with no restart and no failed request. A
+    Redis that kept its data sees a refresh; one that restarted empty looks like a logout (the
+    token the workers saved is gone), so the fleet logs in once."""
     import redis
 
     life = 6.0
     srv = server_factory(access_lifetime=life, reuse_detection=True)
-    own = RedisServer().start()
+    own = RedisServer(persist=persist).start()
     ns = f"restart-{uuid.uuid4().hex[:8]}"
     try:
         fleet.spawn(
@@ -231,11 +234,13 @@ def test_redis_stopped_and_restarted_mid_run_fails_no_request_while_tokens_are_v
         assert back < life - 0.5, f"Redis took until {back:.1f} s to restart: test premise lost"
         time.sleep(max(0.0, expires + 2.0 - time.time()))  # past the old expiry
         ok = no_failures(fleet.finish())
+        state = "persistent" if persist else "restarting empty"
         print(
-            f"\nRedis down from {-down:.1f} s to {back:.1f} s of a {life:g} s token: {ok} API "
-            f"requests, none failed; {srv.counts['token']} token requests"
+            f"\nRedis ({state}) down from {-down:.1f} s to {back:.1f} s of a {life:g} s token: "
+            f"{ok} API requests, none failed; {srv.counts['token']} token requests"
         )
-        assert srv.counts["token"] == 2  # the login, then one refresh after Redis returned
+        assert srv.counts["token"] == 2  # the login, then one renewal after Redis returned
+        assert srv.counts["token:password"] == (1 if persist else 2)
         assert srv.counts["reuse_detected"] == 0
     finally:
         own.close()

@@ -102,13 +102,6 @@ def test_lock_is_exclusive_and_released(store: RedisStore, client: Any) -> None:
 # -- the lease and its fence ---------------------------------------------------------------------
 
 
-def wait_gone(client: Any, key: str) -> None:
-    end = time.monotonic() + 10
-    while client.exists(key):
-        assert time.monotonic() < end, "the lease did not run out"
-        time.sleep(0.02)
-
-
 def test_a_worker_whose_lease_ran_out_never_overwrites_a_newer_token(
     redis_url: str, namespace: str, client: Any
 ) -> None:
@@ -396,3 +389,59 @@ def test_valid_tokens_do_not_touch_redis_and_renewals_need_it(
         assert srv.counts["token"] == 2
     finally:
         own.close()
+
+
+def test_the_readme_fleet_example_runs_against_redis(
+    server_factory: Callable[..., TokenServer],
+    redis_url: str,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    client: Any,
+) -> None:
+    from tests.test_readme import BLOCKS
+
+    (block,) = [b for b in BLOCKS if "RedisStore(" in b]
+    srv = server_factory(clients={})
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("SECRETS_FILE", str(tmp_path / "secrets.json"))
+    namespace: dict[str, Any] = {"__name__": "readme_fleet"}
+    exec(compile(block.replace("https://api.example.com", srv.url), "README", "exec"), namespace)
+    store, auth = namespace["store"], namespace["auth"]
+    store.secrets.set(auth._manager.account.secret_account(), SECRET, PASSWORD)
+    namespace["work"]()
+    namespace["work"]()
+    assert srv.counts["token"] == 1 and srv.counts["api:ok"] == 6
+    keys = [k.decode() for k in client.keys("billing-workers:*")]
+    assert keys == [store.key(auth._manager.account, TOKEN)]
+    client.delete(*keys)
+
+
+def test_no_token_or_password_in_debug_logs_of_a_fleet_renewal(
+    server: TokenServer,
+    make_auth: Callable[..., SilentAuth],
+    session: requests.Session,
+    redis_url: str,
+    namespace: str,
+    client: Any,
+    debug_log: pytest.LogCaptureFixture,
+) -> None:
+    """Logins, adoption by a second worker, a refresh, a fenced-off write, Redis errors: the
+    DEBUG log (ours and redis-py's) never holds a token, a password or the lease."""
+    import json
+
+    store = RedisStore(redis_url, namespace=namespace)
+    session.auth = make_auth(store=store)
+    assert session.get(server.resource_url, timeout=10).status_code == 200
+    other = make_auth(store=RedisStore(redis_url, namespace=namespace))
+    other._manager.for_request(5)
+    server.expire_access_tokens()
+    assert session.get(server.resource_url, timeout=10).status_code == 200
+    account = session.auth._manager.account
+    stored = json.loads(client.get(store.key(account, TOKEN)))
+    down = RedisStore("redis://:redis-pass@127.0.0.1:1/0", namespace=namespace)
+    with pytest.raises(StoreError):
+        make_auth(store=down)._manager.for_request(5)
+    text = debug_log.text
+    assert "loaded token" in text and "refreshing token" in text
+    for secret in (stored["at"], stored["rt"], PASSWORD, CLIENT_SECRET, "redis-pass"):
+        assert secret not in text
