@@ -201,6 +201,8 @@ class RedisStore:
             )
         if not lock_timeout > 0 or not math.isfinite(lock_timeout):
             raise ValueError("lock_timeout must be a positive number of seconds, such as 30")
+        if not socket_timeout > 0 or not math.isfinite(socket_timeout):
+            raise ValueError("socket_timeout must be a positive number of seconds, such as 2")
         if isinstance(secrets, RedisStore):
             raise ValueError(
                 "secrets must be a store outside Redis (KeyringStore(), FileStore(path)); "

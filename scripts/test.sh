@@ -39,7 +39,7 @@ if ! command -v redis-server >/dev/null 2>&1; then
     sudo=""
     if [ "$(id -u)" != 0 ]; then sudo="sudo -n"; fi
     echo "== installing redis-server (apt log: ${TMPDIR:-/tmp}/redis-apt.log)"
-    { $sudo apt-get update && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y \
+    { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y \
         --no-install-recommends redis-server; } >"${TMPDIR:-/tmp}/redis-apt.log" 2>&1 \
         || { tail -20 "${TMPDIR:-/tmp}/redis-apt.log"; exit 1; }
 fi

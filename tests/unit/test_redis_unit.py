@@ -79,6 +79,8 @@ def test_bad_arguments_say_what_to_do() -> None:
         RedisStore(6379)
     with pytest.raises(ValueError, match="lock_timeout"):
         RedisStore(UNREACHABLE, lock_timeout=0)
+    with pytest.raises(ValueError, match="socket_timeout"):
+        RedisStore(UNREACHABLE, socket_timeout=float("inf"))
     with pytest.raises(ValueError, match="secrets never go to Redis"):
         RedisStore(UNREACHABLE, secrets=RedisStore(UNREACHABLE))
 
