@@ -20,6 +20,7 @@ from ._errors import (
 )
 from ._grants import ClientCredentials, Credentials, Grant, JsonLogin, PasswordGrant
 from ._placement import BasicToken, Bearer, Header, Placement, Query
+from ._redis import RedisStore  # cheap: redis itself is imported on first use
 from ._store import Account, FileStore, KeyringStore, MemoryStore, Store
 from ._token import Token
 
@@ -45,6 +46,7 @@ __all__ = [
     "PasswordGrant",
     "Placement",
     "Query",
+    "RedisStore",
     "SilentAuth",
     "SilentAuthAdapter",
     "SilentAuthError",
