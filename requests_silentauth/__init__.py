@@ -8,15 +8,20 @@ from __future__ import annotations
 from ._adapter import SilentAuthAdapter
 from ._auth import SilentAuth
 from ._errors import (
+    AuthorizationDenied,
     CredentialsNotFound,
     InsecureTransportError,
+    InteractionRequired,
     InvalidCredentials,
+    LoginExpired,
     SilentAuthError,
     StoreError,
     TokenEndpointError,
     UnreplayableBodyError,
 )
 from ._grants import ClientCredentials, Credentials, Grant, JsonLogin, PasswordGrant
+from ._interaction import DeviceAuthorization
+from ._interactive import AuthorizationCode, DeviceCode
 from ._placement import BasicToken, Bearer, Header, Placement, Query
 from ._store import Account, FileStore, KeyringStore, MemoryStore, Store
 from ._token import Token
@@ -25,18 +30,24 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "Account",
+    "AuthorizationCode",
+    "AuthorizationDenied",
     "BasicToken",
     "Bearer",
     "ClientCredentials",
     "Credentials",
     "CredentialsNotFound",
+    "DeviceAuthorization",
+    "DeviceCode",
     "FileStore",
     "Grant",
     "Header",
     "InsecureTransportError",
+    "InteractionRequired",
     "InvalidCredentials",
     "JsonLogin",
     "KeyringStore",
+    "LoginExpired",
     "MemoryStore",
     "PasswordGrant",
     "Placement",

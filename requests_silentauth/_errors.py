@@ -90,3 +90,20 @@ class StoreError(SilentAuthError):
     def __init__(self, message: str, *, corrupt: bool = False) -> None:
         super().__init__(message)
         self.corrupt = corrupt
+
+
+class InteractionRequired(CredentialsNotFound):
+    """A login needs a person (a device code to enter, a browser to log in with) and none may be
+    asked here (``prompt=False``, or ``prompt=None`` without a terminal). Raised before any code
+    is shown or browser opened; the message names the ``silentauth login`` command that logs
+    in once, after which every run is silent while the refresh token lives."""
+
+
+class AuthorizationDenied(InvalidCredentials):
+    """The person (or the identity provider) refused the login: ``access_denied`` from a device
+    code poll or from the browser's redirect."""
+
+
+class LoginExpired(CredentialsNotFound):
+    """An interactive login ran out of time: the device code expired (``expired_token``, or its
+    ``expires_in`` passed) or the browser never came back to the loopback listener."""

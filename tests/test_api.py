@@ -16,6 +16,9 @@ def test_exported_names_are_pinned_and_sorted() -> None:
         "InvalidCredentials", "JsonLogin", "KeyringStore", "MemoryStore", "PasswordGrant",
         "Placement", "Query", "SilentAuth", "SilentAuthAdapter", "SilentAuthError", "Store",
         "StoreError", "Token", "TokenEndpointError", "UnreplayableBodyError", "__version__",
+        # issue 8
+        "AuthorizationCode", "AuthorizationDenied", "DeviceAuthorization", "DeviceCode",
+        "InteractionRequired", "LoginExpired",
     }  # fmt: skip
     for name in requests_silentauth.__all__:
         if name == "__version__":
