@@ -403,7 +403,7 @@ def ClientCreds(idp: TokenServer) -> Any:
         (
             {"token_endpoint": "http://login.example.invalid/token"},
             InsecureTransportError,
-            "plain http",
+            "discovery document .* plain http",
         ),
     ],
 )
