@@ -64,17 +64,23 @@ def check_issuer(issuer: str, *, allow_insecure_http: bool = False) -> None:
         )
 
 
-def well_known_urls(issuer: str) -> tuple[str, str]:
-    """OIDC Discovery §4 appends to the issuer's path; RFC 8414 §3.1 inserts before it."""
+def well_known_urls(issuer: str) -> tuple[str, ...]:
+    """OIDC Discovery §4 appends to the issuer's path; RFC 8414 §3.1 inserts before it. An
+    issuer with a path also gets the appended RFC 8414 form, which servers mounted under a
+    prefix publish (django-oauth-toolkit at ``/o/``); the issuer check holds for all three."""
     parts = urlsplit(issuer)
     path = parts.path.rstrip("/")
-    oidc = urlunsplit(
-        (parts.scheme, parts.netloc, path + "/.well-known/openid-configuration", "", "")
-    )
-    rfc8414 = urlunsplit(
-        (parts.scheme, parts.netloc, "/.well-known/oauth-authorization-server" + path, "", "")
-    )
-    return oidc, rfc8414
+
+    def at(where: str) -> str:
+        return urlunsplit((parts.scheme, parts.netloc, where, "", ""))
+
+    urls = [
+        at(path + "/.well-known/openid-configuration"),
+        at("/.well-known/oauth-authorization-server" + path),
+    ]
+    if path:
+        urls.append(at(path + "/.well-known/oauth-authorization-server"))
+    return tuple(urls)
 
 
 def _same_issuer(got: str, asked: str) -> bool:

@@ -220,7 +220,9 @@ def test_the_well_known_urls_for_an_issuer_with_a_path() -> None:
     assert well_known_urls(ISSUER) == (
         "https://id.example.com/realms/main/.well-known/openid-configuration",
         "https://id.example.com/.well-known/oauth-authorization-server/realms/main",
+        "https://id.example.com/realms/main/.well-known/oauth-authorization-server",
     )
+    assert len(well_known_urls("https://id.example.com")) == 2
     assert well_known_urls("https://id.example.com/")[1] == (
         "https://id.example.com/.well-known/oauth-authorization-server"
     )
