@@ -216,7 +216,9 @@ class _Failed:
     name: str  # the exception's type name, for the message
 
 
-def judge(arrived: _Arrived, *, where: str, sent_at: float, now: float) -> Answer:
+def judge(
+    arrived: _Arrived, *, where: str, sent_at: float, now: float, expect_json: bool = True
+) -> Answer:
     """Decide what an arrived answer is: pure, so every branch is unit-tested without a
     socket. Raises a ``TokenEndpointError`` (outside any ``except``) or returns the answer."""
     status = arrived.status
@@ -234,7 +236,7 @@ def judge(arrived: _Arrived, *, where: str, sent_at: float, now: float) -> Answe
             status_code=status,
         )
     payload = _decode(arrived.body)
-    if 200 <= status < 300 and not isinstance(payload, Mapping):
+    if expect_json and 200 <= status < 300 and not isinstance(payload, Mapping):
         ctype = (arrived.content_type or "no content type")[:60]
         raise TokenEndpointError(
             f"the token endpoint at {where} answered {status} with a body that is not a JSON "
@@ -444,6 +446,7 @@ class TokenClient:
         json_body: Any = None,
         auth: tuple[str, str] | None = None,
         what: str = "credentials",
+        expect_json: bool = True,
     ) -> Answer:
         """POST to a token endpoint and return its answer, or raise ``TokenEndpointError``.
 
@@ -451,7 +454,7 @@ class TokenClient:
         when it runs out the call ends with a retryable error saying the endpoint did not
         answer in time. ``auth`` is client authentication by HTTP Basic; without it the request
         carries no authentication at all, never the session's."""
-        return self._request("POST", url, timeout, data, json_body, auth, what)
+        return self._request("POST", url, timeout, data, json_body, auth, what, expect_json)
 
     def get(self, url: str, *, timeout: Timeout, what: str = "a discovery request") -> Answer:
         """GET a JSON document (discovery metadata) under the same rules as a token POST."""
@@ -466,6 +469,7 @@ class TokenClient:
         json_body: Any,
         auth: tuple[str, str] | None,
         what: str,
+        expect_json: bool = True,
     ) -> Answer:
         check_transport(url, allow_insecure=self.allow_insecure_http, what=what)
         where = str(origin_of(url))
@@ -475,7 +479,9 @@ class TokenClient:
             outcome = self._send(url, data, json_body, auth, budget, method)
         if isinstance(outcome, _Failed):
             raise failure_error(outcome, where=where)
-        answer = judge(outcome, where=where, sent_at=sent_at, now=self.clock())
+        answer = judge(
+            outcome, where=where, sent_at=sent_at, now=self.clock(), expect_json=expect_json
+        )
         log.debug(
             "token endpoint %s answered %s in %.3fs", where, answer.status, self.clock() - sent_at
         )

@@ -257,7 +257,9 @@ class _OAuth2:
                 continue
             form = {"token": value, "token_type_hint": hint}
             left = max(0.0, budget - (time.monotonic() - start))
-            answer = self._post(client, url, form, left, self.client_secret, what="a token")
+            answer = self._post(
+                client, url, form, left, self.client_secret, what="a token", expect_json=False
+            )
             if not answer.ok:  # §2.2.1: unsupported_token_type etc.
                 raise _refused(
                     answer,
@@ -275,6 +277,7 @@ class _OAuth2:
         timeout: Timeout,
         secret: str | None,
         what: str = "credentials",
+        expect_json: bool = True,
     ) -> Answer:
         auth: tuple[str, str] | None = None
         if self.client_id is not None:
@@ -285,6 +288,10 @@ class _OAuth2:
                 form["client_id"] = self.client_id
                 if secret is not None:
                     form["client_secret"] = secret
+        if not expect_json:  # RFC 7009 §2.2: a revocation's 200 may have no body
+            return client.post(
+                url, data=form, auth=auth, timeout=timeout, what=what, expect_json=False
+            )
         return client.post(url, data=form, auth=auth, timeout=timeout, what=what)
 
     def refresh(self, client: TokenClient, token: Token, timeout: Timeout) -> Token | None:

@@ -616,7 +616,8 @@ class _Handler(BaseHTTPRequestHandler):
             record = self._state.tokens.get(token)
             if record is not None:
                 record.revoked = True
-        return _Reply(200)  # RFC 7009 2.2: unknown tokens are not an error
+        # RFC 7009 2.2: unknown tokens are not an error; the answer has no body (as DOT's).
+        return _Reply(200, b"", None)
 
     # -- issue 8: device code, authorization code + PKCE, discovery ------------------------------
 
