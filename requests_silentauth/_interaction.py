@@ -46,6 +46,10 @@ __all__ = [
 SLOW_DOWN = 5.0
 #: RFC 8628 §3.2: the interval when the server names none.
 DEFAULT_INTERVAL = 5.0
+#: A hostile or confused server must not keep a login polling for days, or one poll a day:
+#: ``expires_in`` and ``interval`` are believed up to these (providers use 5-30 minutes, 5 s).
+MAX_EXPIRES_IN = 3600.0
+MAX_INTERVAL = 60.0
 
 
 class InteractionNeeded(Exception):
@@ -216,8 +220,8 @@ class DeviceAuthorization:
             user_code=user_code,
             verification_uri=uri,
             verification_uri_complete=complete,
-            expires_in=number("expires_in", None),
-            interval=number("interval", DEFAULT_INTERVAL),
+            expires_in=min(number("expires_in", None), MAX_EXPIRES_IN),
+            interval=min(number("interval", DEFAULT_INTERVAL), MAX_INTERVAL),
             device_code=device_code,
         )
 

@@ -127,6 +127,9 @@ def test_only_a_get_counts() -> None:
 def test_a_refusal_with_our_state_ends_the_login_one_without_it_does_not() -> None:
     refused = judge(f"/?error=access_denied&error_description=no&state={STATE}")
     assert (refused.error, refused.description, refused.code) == ("access_denied", "no", None)
+    # Nothing from the request is reflected into the page (no markup injection).
+    shown = judge(f"/?error=%3Cscript%3E&error_description=%3Cb%3E&state={STATE}")
+    assert "<" not in shown.page and "script" not in shown.page
     forged = judge("/?error=access_denied&state=forged")
     assert forged.error is None and forged.status == 400
 
@@ -189,6 +192,10 @@ def test_the_device_answer_is_read_strictly() -> None:
     }
     info = DeviceAuthorization.from_payload(good, where)
     assert info.interval == 5.0 and info.verification_uri_complete is None
+    hostile = DeviceAuthorization.from_payload(
+        {**good, "expires_in": 10**9, "interval": 86400}, where
+    )
+    assert (hostile.expires_in, hostile.interval) == (3600.0, 60.0)  # no polling for days
     assert "dc-secret" not in repr(info)
     for broken in (
         {**good, "user_code": None},
@@ -462,3 +469,12 @@ def test_a_revocation_posts_the_refresh_token_first_and_names_no_secret() -> Non
     assert [p["data"]["token_type_hint"] for p in client.posts] == ["refresh_token", "access_token"]
     assert "rt-1-secret" not in str(info.value) and "at-1-secret" not in str(info.value)
     assert PasswordGrant("https://id.example.com/t").revoke(client, Token("a"), 5.0) is None
+
+
+def test_no_secret_in_the_reprs_of_the_new_grants() -> None:
+    for grant in (
+        DeviceCode("cli", issuer=ISSUER, client_secret="cs-very-secret"),
+        AuthorizationCode("cli", issuer=ISSUER, client_secret="cs-very-secret"),
+        PasswordGrant(issuer=ISSUER, client_secret="cs-very-secret"),
+    ):
+        assert "cs-very-secret" not in repr(grant) and "cli" in repr(grant)
