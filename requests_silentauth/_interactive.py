@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import secrets
 import shlex
 import sys
 import time
 import webbrowser
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -50,6 +51,16 @@ def default_show(info: DeviceAuthorization) -> None:
         lines.append(f"  (or open {info.verification_uri_complete})")
     lines.append(f"The code expires in about {minutes} minute{'s' if minutes != 1 else ''}.")
     print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def _graphical(environ: Mapping[str, str] | None = None, platform: str = sys.platform) -> bool:
+    """Whether ``webbrowser`` would open a window rather than take over this terminal: on Linux
+    without a display it picks a console browser (w3m, lynx) in our terminal, which the person
+    then has to escape; there the URL is only printed, unless ``$BROWSER`` names a command."""
+    env = os.environ if environ is None else environ
+    if not platform.startswith("linux") or env.get("BROWSER"):
+        return True
+    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
 
 
 def _set(obj: object, **values: Any) -> None:
@@ -279,14 +290,15 @@ class AuthorizationCode(_Interactive):
         if callable(self.open_browser):
             self.open_browser(url)
             return
+        opening = bool(self.open_browser) and _graphical()
         print(
             "To log in, open this address in a browser"
-            + (" (opening it now)" if self.open_browser else "")
+            + (" (opening it now)" if opening else "")
             + f":\n  {url}",
             file=sys.stderr,
             flush=True,
         )
-        if self.open_browser:
+        if opening:
             webbrowser.open(url)
 
     def interact(self, client: TokenClient, per_request: float) -> Token:

@@ -478,3 +478,13 @@ def test_no_secret_in_the_reprs_of_the_new_grants() -> None:
         PasswordGrant(issuer=ISSUER, client_secret="cs-very-secret"),
     ):
         assert "cs-very-secret" not in repr(grant) and "cli" in repr(grant)
+
+
+def test_a_console_browser_never_takes_over_the_terminal() -> None:
+    from requests_silentauth._interactive import _graphical
+
+    assert not _graphical({}, "linux")  # no display: print the URL only
+    assert _graphical({"DISPLAY": ":0"}, "linux")
+    assert _graphical({"WAYLAND_DISPLAY": "wayland-0"}, "linux")
+    assert _graphical({"BROWSER": "/usr/local/bin/open-it"}, "linux")
+    assert _graphical({}, "darwin") and _graphical({}, "win32")
