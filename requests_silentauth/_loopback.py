@@ -45,11 +45,20 @@ class _Server(HTTPServer):
     state = ""
     expected_host = ""
     expected_path = "/"
+    deadline = 0.0
+    clock: Callable[[], float] = staticmethod(time.monotonic)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
-    timeout = 10  # a connection that sends nothing does not hold the listener
+    #: A connection that sends nothing holds the listener this long at most, and never past
+    #: the login's deadline.
+    LONGEST = 10.0
+
+    def setup(self) -> None:
+        super().setup()
+        left = self.server.deadline - self.server.clock()
+        self.connection.settimeout(max(0.05, min(self.LONGEST, left)))
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silenced: the request line carries the authorization code."""
@@ -130,6 +139,7 @@ class Listener:
         """Serve requests until one valid callback arrives (returned), or the deadline (on
         ``clock``) passes: ``LoginExpired``. ``limit`` is only for the message."""
         self._server.state = state
+        self._server.deadline, self._server.clock = deadline, clock
         while self._server.result is None:
             left = deadline - clock()
             if left <= 0:

@@ -465,3 +465,22 @@ def test_a_grant_without_a_revocation_endpoint_just_forgets(idp: TokenServer) ->
     auth.get_token()
     assert auth.logout(revoke=True) == "unsupported"
     assert auth.logout() is None
+
+
+def test_a_silent_connection_to_the_listener_still_ends_in_login_expired(
+    idp: TokenServer,
+) -> None:
+    held: list[socket.socket] = []
+
+    def squat(url: str) -> None:  # a local process connects and sends nothing
+        redirect, _ = listener_of(url)
+        port = int(urlsplit(redirect).port or 0)
+        held.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+
+    auth = browser_auth(idp, squat, login_timeout=0.5)
+    try:
+        with pytest.raises(LoginExpired):
+            auth.get_token()  # (each connection is bounded by the deadline, not 10 s)
+    finally:
+        for s in held:
+            s.close()
