@@ -488,3 +488,24 @@ def test_a_console_browser_never_takes_over_the_terminal() -> None:
     assert _graphical({"WAYLAND_DISPLAY": "wayland-0"}, "linux")
     assert _graphical({"BROWSER": "/usr/local/bin/open-it"}, "linux")
     assert _graphical({}, "darwin") and _graphical({}, "win32")
+
+
+def test_logout_with_nothing_to_revoke_sends_nothing() -> None:
+    grant = DeviceCode("cli", issuer=ISSUER, revocation_url=ISSUER + "/revoke")
+    auth = SilentAuth(grant, store=MemoryStore(), prompt=False)
+    assert auth.logout(revoke=True) == "no_token"  # no socket: there was no token
+    assert auth.logout() is None
+
+
+def test_the_cli_refuses_an_interactive_login_without_what_it_needs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from requests_silentauth import _cli
+
+    monkeypatch.setenv("SILENTAUTH_CONFIG", str(tmp_path / "profiles.toml"))
+    assert _cli.main(["login", "--issuer", ISSUER, "--device", "--store", "memory"]) == 2
+    assert "--client-id" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # argparse: one of --device / --browser
+        _cli.main(["login", "--issuer", ISSUER, "--client-id", "c", "--device", "--browser"])
+    assert info.value.code == 2
+    assert "not allowed with" in capsys.readouterr().err
