@@ -449,6 +449,7 @@ class _Handler(BaseHTTPRequestHandler):
             "/json/verify": self._json_verify,
             "/oauth/device": self._device_authorization,
             "/oauth/authorize": self._authorize,
+            "/device": self._device_page,
             "/.well-known/openid-configuration": lambda: self._discovery("oidc"),
             "/.well-known/oauth-authorization-server": lambda: self._discovery("oauth"),
         }
@@ -670,6 +671,35 @@ class _Handler(BaseHTTPRequestHandler):
             device.status = "used"
             subject, scope = device.subject, device.scope
         return self._token_success(st.issue(subject, scope, client_id, True))
+
+    def _device_page(self) -> _Reply:
+        """The verification page (RFC 8628 §3.3) for a person at a real browser: GET shows the
+        code with Approve and Deny buttons, POST records the decision. No login is asked: the
+        server's ``authorize_subject`` approves."""
+        st = self._state
+        if self.command == "POST":
+            form = self._form() or {}
+            code, action = form.get("user_code", ""), form.get("action")
+            with st.lock:
+                found = [
+                    d for d in st.devices.values() if d.user_code == code and d.status == "pending"
+                ]
+                if found and action in ("approve", "deny"):
+                    found[0].status = "approved" if action == "approve" else "denied"
+                    found[0].subject = st.authorize_subject
+                    text = "Approved" if action == "approve" else "Denied"
+                else:
+                    text = "No pending login with that code"
+            return _Reply(200, f"<!doctype html><p>{text}.</p>".encode(), "text/html")
+        code = parse_qs(self._query).get("user_code", [""])[0]
+        safe = "".join(c for c in code if c.isalnum() or c == "-")[:20]
+        page = (
+            "<!doctype html><title>Device login</title><form method=post>"
+            f"<label>Code <input name=user_code value='{safe}'></label>"
+            "<button name=action value=approve>Approve</button>"
+            "<button name=action value=deny>Deny</button></form>"
+        )
+        return _Reply(200, page.encode(), "text/html")
 
     def _authorize(self) -> _Reply:
         """RFC 6749 §4.1.1 with PKCE required (S256 only) and loopback redirects (RFC 8252):

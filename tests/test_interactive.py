@@ -484,3 +484,22 @@ def test_a_silent_connection_to_the_listener_still_ends_in_login_expired(
     finally:
         for s in held:
             s.close()
+
+
+def test_the_embedded_verification_page_takes_a_persons_decision(idp: TokenServer) -> None:
+    shown: list[DeviceAuthorization] = []
+
+    def person(info: DeviceAuthorization) -> None:
+        shown.append(info)
+        assert info.verification_uri_complete is not None
+        page = requests.get(info.verification_uri_complete, timeout=5)
+        assert info.user_code in page.text
+        done = requests.post(
+            info.verification_uri,
+            data={"user_code": info.user_code, "action": "approve"},
+            timeout=5,
+        )
+        assert "Approved" in done.text
+
+    assert device_auth(idp, person).get_token().refresh_token
+    assert len(shown) == 1
