@@ -10,15 +10,20 @@ from ._apierrors import ApiErrors
 from ._auth import SilentAuth
 from ._errors import (
     ApiError,
+    AuthorizationDenied,
     CredentialsNotFound,
     InsecureTransportError,
+    InteractionRequired,
     InvalidCredentials,
+    LoginExpired,
     SilentAuthError,
     StoreError,
     TokenEndpointError,
     UnreplayableBodyError,
 )
 from ._grants import ClientCredentials, Credentials, Grant, JsonLogin, PasswordGrant
+from ._interaction import DeviceAuthorization
+from ._interactive import AuthorizationCode, DeviceCode
 from ._placement import BasicToken, Bearer, Header, Placement, Query
 from ._redis import RedisStore  # cheap: redis itself is imported on first use
 from ._store import Account, FileStore, KeyringStore, MemoryStore, Store
@@ -30,18 +35,24 @@ __all__ = [
     "Account",
     "ApiError",
     "ApiErrors",
+    "AuthorizationCode",
+    "AuthorizationDenied",
     "BasicToken",
     "Bearer",
     "ClientCredentials",
     "Credentials",
     "CredentialsNotFound",
+    "DeviceAuthorization",
+    "DeviceCode",
     "FileStore",
     "Grant",
     "Header",
     "InsecureTransportError",
+    "InteractionRequired",
     "InvalidCredentials",
     "JsonLogin",
     "KeyringStore",
+    "LoginExpired",
     "MemoryStore",
     "PasswordGrant",
     "Placement",

@@ -13,7 +13,7 @@ from typing import Any
 import requests
 from requests import PreparedRequest, Response
 
-from . import _profiles
+from . import _profiles, _revocation
 from ._apierrors import ApiErrors
 from ._endpoint import Timeout, TokenClient, token_request_active
 from ._flow import Policy, attach, drive, respond
@@ -193,9 +193,19 @@ class SilentAuth(requests.auth.AuthBase):
         ``remember``, stored only after the server accepted it."""
         return self._manager.login(password, self.token_timeout, remember=remember)
 
-    def logout(self, *, forget_password: bool = False) -> None:
-        """Forget the tokens, here and in the store; the stored password too if asked."""
+    def logout(self, *, forget_password: bool = False, revoke: bool = False) -> str | None:
+        """Forget the tokens, here and in the store; the stored password too if asked. With
+        ``revoke`` the refresh and access tokens are first revoked at the server (RFC 7009;
+        the grant's ``revocation_url`` or its issuer's metadata) and the outcome is returned:
+        ``"revoked"``, ``"no_token"``, ``"unsupported"`` (no revocation endpoint) or
+        ``"failed"`` (logged; the local logout happens all the same)."""
+        outcome = None
+        if revoke:
+            outcome = _revocation.revoke(
+                self.grant, self._client, self._manager, self.token_timeout
+            )
         self._manager.forget(forget_password=forget_password)
+        return outcome
 
     def close(self) -> None:
         """Close the session used for token requests."""

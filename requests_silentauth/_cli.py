@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from . import _profiles
+from . import _cli_login, _profiles
 from ._auth import SilentAuth
 from ._errors import (
     CredentialsNotFound,
@@ -53,6 +53,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
+    _cli_login.add_options(p)  # issue 8: --issuer, --device, --browser
     p = sub.add_parser("status", help="show the account and token state (no secrets)")
     _account_args(p)
     p = sub.add_parser("token", help="print a valid access token, refreshing as needed")
@@ -77,7 +78,7 @@ def _settings(args: argparse.Namespace, *, creating: bool = False) -> dict[str, 
         value = getattr(args, key, None)
         if value:
             settings[key] = value
-    if not settings.get("url"):
+    if not settings.get("url") and not settings.get("issuer"):
         raise ValueError("say which account: --profile NAME, or --url URL (and --username)")
     return settings
 
@@ -99,6 +100,8 @@ def _when(ts: float | None) -> str:
 
 def _login(args: argparse.Namespace, out: Any) -> int:
     settings = _settings(args, creating=True)
+    if _cli_login.wanted(args):
+        return _cli_login.login(args, out, settings)
     auth = _auth(settings, args)
     who = settings.get("username") or settings.get("client_id") or "client"
     if args.password_stdin:
@@ -151,8 +154,12 @@ def _token(args: argparse.Namespace, out: Any) -> int:
 
 def _logout(args: argparse.Namespace, out: Any) -> int:
     auth = _auth(_settings(args), args)
-    auth.logout(forget_password=args.forget_password)
+    revoked = auth.logout(forget_password=args.forget_password, revoke=True)
     print("tokens forgotten" + (" and password deleted" if args.forget_password else ""), file=out)
+    if revoked in ("revoked", "failed"):  # issue 8: RFC 7009 where the server offers it
+        print(
+            f"revocation at the server: {revoked}", file=out if revoked == "revoked" else sys.stderr
+        )
     return 0
 
 

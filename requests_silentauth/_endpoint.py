@@ -216,7 +216,9 @@ class _Failed:
     name: str  # the exception's type name, for the message
 
 
-def judge(arrived: _Arrived, *, where: str, sent_at: float, now: float) -> Answer:
+def judge(
+    arrived: _Arrived, *, where: str, sent_at: float, now: float, expect_json: bool = True
+) -> Answer:
     """Decide what an arrived answer is: pure, so every branch is unit-tested without a
     socket. Raises a ``TokenEndpointError`` (outside any ``except``) or returns the answer."""
     status = arrived.status
@@ -234,7 +236,7 @@ def judge(arrived: _Arrived, *, where: str, sent_at: float, now: float) -> Answe
             status_code=status,
         )
     payload = _decode(arrived.body)
-    if 200 <= status < 300 and not isinstance(payload, Mapping):
+    if expect_json and 200 <= status < 300 and not isinstance(payload, Mapping):
         ctype = (arrived.content_type or "no content type")[:60]
         raise TokenEndpointError(
             f"the token endpoint at {where} answered {status} with a body that is not a JSON "
@@ -348,13 +350,17 @@ def _exchange(
     send: dict[str, Any],
     deadline: float,
     ex: _Exchange,
+    method: str = "POST",
 ) -> None:
     """The worker: send, read, and leave only plain values in ``ex``. Every exception is
     caught here and reduced to its type name, so none (and no prepared request) leaves."""
     outcome: _Arrived | _Failed
     with token_work():
         try:
-            response = session.post(url, **send)
+            if method == "POST":
+                response = session.post(url, **send)
+            else:
+                response = session.request(method, url, **send)
         except requests.Timeout as exc:
             outcome = _Failed("timeout", type(exc).__name__)
         except Exception as exc:  # any transport fault, also from a custom adapter
@@ -440,6 +446,7 @@ class TokenClient:
         json_body: Any = None,
         auth: tuple[str, str] | None = None,
         what: str = "credentials",
+        expect_json: bool = True,
     ) -> Answer:
         """POST to a token endpoint and return its answer, or raise ``TokenEndpointError``.
 
@@ -447,15 +454,34 @@ class TokenClient:
         when it runs out the call ends with a retryable error saying the endpoint did not
         answer in time. ``auth`` is client authentication by HTTP Basic; without it the request
         carries no authentication at all, never the session's."""
+        return self._request("POST", url, timeout, data, json_body, auth, what, expect_json)
+
+    def get(self, url: str, *, timeout: Timeout, what: str = "a discovery request") -> Answer:
+        """GET a JSON document (discovery metadata) under the same rules as a token POST."""
+        return self._request("GET", url, timeout, None, None, None, what)
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        timeout: Timeout,
+        data: Mapping[str, str] | None,
+        json_body: Any,
+        auth: tuple[str, str] | None,
+        what: str,
+        expect_json: bool = True,
+    ) -> Answer:
         check_transport(url, allow_insecure=self.allow_insecure_http, what=what)
         where = str(origin_of(url))
         budget = _budget(timeout)
         sent_at = self.clock()
         with token_work():
-            outcome = self._send(url, data, json_body, auth, budget)
+            outcome = self._send(url, data, json_body, auth, budget, method)
         if isinstance(outcome, _Failed):
             raise failure_error(outcome, where=where)
-        answer = judge(outcome, where=where, sent_at=sent_at, now=self.clock())
+        answer = judge(
+            outcome, where=where, sent_at=sent_at, now=self.clock(), expect_json=expect_json
+        )
         log.debug(
             "token endpoint %s answered %s in %.3fs", where, answer.status, self.clock() - sent_at
         )
@@ -468,6 +494,7 @@ class TokenClient:
         json_body: Any,
         auth: tuple[str, str] | None,
         budget: float,
+        method: str = "POST",
     ) -> _Arrived | _Failed:
         if budget <= 0:
             return _Failed("timeout", "no time left")
@@ -478,7 +505,7 @@ class TokenClient:
         ex = _Exchange()
         worker = threading.Thread(
             target=_exchange,
-            args=(self.session, url, send, deadline, ex),
+            args=(self.session, url, send, deadline, ex, method),
             name="silentauth-token-request",
             daemon=True,
         )

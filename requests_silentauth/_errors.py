@@ -159,3 +159,20 @@ def _rebuild_api_error(
     cls: type[ApiError] = ApiError,
 ) -> ApiError:
     return cls(message, status_code=status_code, code=code, server_message=server_message)
+
+
+class InteractionRequired(CredentialsNotFound):
+    """A login needs a person (a device code to enter, a browser to log in with) and none may be
+    asked here (``prompt=False``, or ``prompt=None`` without a terminal). Raised before any code
+    is shown or browser opened; the message names the ``silentauth login`` command that logs
+    in once, after which every run is silent while the refresh token lives."""
+
+
+class AuthorizationDenied(InvalidCredentials):
+    """The person (or the identity provider) refused the login: ``access_denied`` from a device
+    code poll or from the browser's redirect."""
+
+
+class LoginExpired(CredentialsNotFound):
+    """An interactive login ran out of time: the device code expired (``expired_token``, or its
+    ``expires_in`` passed) or the browser never came back to the loopback listener."""

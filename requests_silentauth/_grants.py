@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -22,7 +23,8 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from ._endpoint import Answer, Timeout, TokenClient
+from ._discovery import check_issuer, discover
+from ._endpoint import Answer, Timeout, TokenClient, seconds
 from ._errors import InvalidCredentials, SilentAuthError, TokenEndpointError
 from ._errors import quotable as _quotable
 from ._origins import origin_of, shown
@@ -37,12 +39,23 @@ class Credentials:
     """What a login may use: the user name, and the password (or client secret), which is only
     looked up (store, then a terminal prompt) when a strategy actually reads it."""
 
-    __slots__ = ("_resolve", "_secret", "username")
+    __slots__ = ("_resolve", "_secret", "may_interact", "obtained", "username")
 
-    def __init__(self, username: str | None, resolve: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        username: str | None,
+        resolve: Callable[[], str],
+        *,
+        may_interact: bool = False,
+        obtained: Token | None = None,
+    ) -> None:
         self.username = username
         self._resolve = resolve
         self._secret: str | None = None
+        #: Whether an interactive grant may ask a person (issue 8: ``prompt``, a terminal).
+        self.may_interact = may_interact
+        #: The token an interaction run outside the locks got (the login rung installs it).
+        self.obtained = obtained
 
     @property
     def password(self) -> str:
@@ -75,6 +88,17 @@ class Grant(Protocol):
     def refresh(self, client: TokenClient, token: Token, timeout: Timeout) -> Token | None: ...
 
     def verify(self, client: TokenClient, token: Token, timeout: Timeout) -> bool | None: ...
+
+
+#: Endpoint fields of the interactive grants, by metadata name (issue 8).
+_GIVEN = {
+    "authorization_endpoint": "authorization_url",
+    "device_authorization_endpoint": "device_authorization_url",
+}
+
+
+def _budget(timeout: Timeout) -> float:
+    return seconds(timeout, 10.0)
 
 
 def _where(url: str) -> str:
@@ -139,29 +163,92 @@ class _OAuth2:
     """What password and client-credentials grants share: client authentication, refresh
     (RFC 6749 §6) and introspection (RFC 7662)."""
 
-    token_url: str
+    token_url: str | None = None
     client_id: str | None = None
     client_secret: str | None = None
     scope: str | None = None
     introspection_url: str | None = None
     client_auth: str = "basic"  # "basic" (RFC 6749 §2.3.1) or "body"
+    #: Issue 8: the endpoints not given are discovered from the issuer (OIDC, then RFC 8414).
+    issuer: str | None = None
+    revocation_url: str | None = None  # RFC 7009
 
     def __post_init__(self) -> None:
-        _endpoint_url(self.token_url)
-        if self.introspection_url is not None:
-            _endpoint_url(self.introspection_url)
+        if self.token_url is None and self.issuer is None:
+            raise ValueError(f"{type(self).__name__} needs token_url= or issuer=")
+        for url in (self.token_url, self.introspection_url, self.revocation_url):
+            if url is not None:
+                _endpoint_url(url)
+        if self.issuer is not None:
+            check_issuer(self.issuer, allow_insecure_http=True)  # transport: at the fetch
         if self.client_auth not in ("basic", "body"):
             raise ValueError("client_auth must be 'basic' or 'body'")
 
     @property
     def endpoint(self) -> str:
-        return self.token_url
+        """The account's name in the store: the issuer when given, else the token URL."""
+        return self.issuer or self.token_url or ""
 
     def __repr__(self) -> str:
+        where = f"issuer={self.issuer!r}" if self.issuer else repr(self.token_url)
         return (
-            f"{type(self).__name__}({self.token_url!r}, client_id={self.client_id!r}, "
+            f"{type(self).__name__}({where}, client_id={self.client_id!r}, "
             f"client_secret={'***' if self.client_secret else None}, scope={self.scope!r})"
         )
+
+    def _url(self, client: TokenClient, name: str, timeout: Timeout) -> str | None:
+        """An endpoint: the one given, else the issuer's metadata's (None when neither)."""
+        given = {
+            "token_endpoint": self.token_url,
+            "introspection_endpoint": self.introspection_url,
+            "revocation_endpoint": self.revocation_url,
+        }.get(name) or getattr(self, _GIVEN.get(name, ""), None)
+        if given is not None or self.issuer is None:
+            return given
+        found: str | None = getattr(discover(client, self.issuer, _budget(timeout)), name)
+        return found
+
+    def _need(self, client: TokenClient, name: str, timeout: Timeout, field: str) -> str:
+        url = self._url(client, name, timeout)
+        if url is None:
+            raise ValueError(
+                f"the metadata of issuer {self.issuer!r} names no {name}; pass {field}="
+            )
+        return url
+
+    def _token_endpoint(self, client: TokenClient, timeout: Timeout) -> tuple[str, Timeout]:
+        """The token URL, and the seconds of ``timeout`` a discovery left for the POST (one
+        deadline for the whole operation)."""
+        if self.token_url is not None:
+            return self.token_url, timeout
+        start = time.monotonic()
+        url = self._need(client, "token_endpoint", timeout, "token_url")
+        return url, max(0.0, _budget(timeout) - (time.monotonic() - start))
+
+    def revoke(self, client: TokenClient, token: Token, timeout: Timeout) -> bool | None:
+        """RFC 7009: revoke the refresh token, then the access token. None when no revocation
+        endpoint is known; raises when the server refused."""
+        start, budget = time.monotonic(), _budget(timeout)
+        url = self._url(client, "revocation_endpoint", budget)
+        if url is None:
+            return None
+        pairs = ((token.refresh_token, "refresh_token"), (token.access_token, "access_token"))
+        for value, hint in pairs:
+            if not value:
+                continue
+            form = {"token": value, "token_type_hint": hint}
+            left = max(0.0, budget - (time.monotonic() - start))
+            answer = self._post(
+                client, url, form, left, self.client_secret, what="a token", expect_json=False
+            )
+            if not answer.ok:  # §2.2.1: unsupported_token_type etc.
+                raise _refused(
+                    answer,
+                    url,
+                    during="revocation",
+                    secrets=(token.access_token, token.refresh_token, self.client_secret),
+                )
+        return True
 
     def _post(
         self,
@@ -171,6 +258,7 @@ class _OAuth2:
         timeout: Timeout,
         secret: str | None,
         what: str = "credentials",
+        expect_json: bool = True,
     ) -> Answer:
         auth: tuple[str, str] | None = None
         if self.client_id is not None:
@@ -181,6 +269,10 @@ class _OAuth2:
                 form["client_id"] = self.client_id
                 if secret is not None:
                     form["client_secret"] = secret
+        if not expect_json:  # RFC 7009 §2.2: a revocation's 200 may have no body
+            return client.post(
+                url, data=form, auth=auth, timeout=timeout, what=what, expect_json=False
+            )
         return client.post(url, data=form, auth=auth, timeout=timeout, what=what)
 
     def refresh(self, client: TokenClient, token: Token, timeout: Timeout) -> Token | None:
@@ -188,7 +280,8 @@ class _OAuth2:
         if not rt:
             return None
         form = {"grant_type": "refresh_token", "refresh_token": rt}
-        answer = self._post(client, self.token_url, form, timeout, self.client_secret)
+        url, timeout = self._token_endpoint(client, timeout)
+        answer = self._post(client, url, form, timeout, self.client_secret)
         if not answer.ok:
             error, _ = answer.oauth_error()
             if error == "invalid_grant" or (error is None and answer.status == 400):
@@ -196,17 +289,19 @@ class _OAuth2:
                     "refresh token %s refused (invalid_grant)", fingerprint(token.refresh_token)
                 )
                 return None
-            raise _refused(
-                answer, self.token_url, during="refresh", secrets=(rt, self.client_secret)
-            )
+            raise _refused(answer, url, during="refresh", secrets=(rt, self.client_secret))
         return _token_from(answer)
 
     def verify(self, client: TokenClient, token: Token, timeout: Timeout) -> bool | None:
-        if not self.introspection_url:
+        start = time.monotonic()
+        introspection_url = self._url(client, "introspection_endpoint", timeout)
+        if self.introspection_url is None:
+            timeout = max(0.0, _budget(timeout) - (time.monotonic() - start))
+        if not introspection_url:
             return None
         answer = self._post(
             client,
-            self.introspection_url,
+            introspection_url,
             {"token": token.access_token, "token_type_hint": "access_token"},
             timeout,
             self.client_secret,
@@ -215,7 +310,7 @@ class _OAuth2:
         if not answer.ok:
             raise _refused(
                 answer,
-                self.introspection_url,
+                introspection_url,
                 during="introspection",
                 secrets=(token.access_token, token.refresh_token, self.client_secret),
             )
@@ -239,10 +334,11 @@ class PasswordGrant(_OAuth2):
         }
         if self.scope:
             form["scope"] = self.scope
-        answer = self._post(client, self.token_url, form, timeout, self.client_secret)
+        url, timeout = self._token_endpoint(client, timeout)
+        answer = self._post(client, url, form, timeout, self.client_secret)
         if not answer.ok:
             secrets = (form["password"], self.client_secret)
-            raise _refused(answer, self.token_url, during="login", secrets=secrets)
+            raise _refused(answer, url, during="login", secrets=secrets)
         return _token_from(answer)
 
 
@@ -263,10 +359,11 @@ class ClientCredentials(_OAuth2):
         form = {"grant_type": "client_credentials"}
         if self.scope:
             form["scope"] = self.scope
-        answer = self._post(client, self.token_url, form, timeout, secret)
+        url, timeout = self._token_endpoint(client, timeout)
+        answer = self._post(client, url, form, timeout, secret)
         if not answer.ok:
             during = "client credentials login"
-            raise _refused(answer, self.token_url, during=during, secrets=(secret,))
+            raise _refused(answer, url, during=during, secrets=(secret,))
         return _token_from(answer)
 
     def refresh(self, client: TokenClient, token: Token, timeout: Timeout) -> Token | None:

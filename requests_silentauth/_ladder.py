@@ -237,10 +237,14 @@ def log_in(
     secret: Callable[[], Secret],
     refusals: Refusals,
     explicit: bool,
+    may_interact: bool = False,
+    obtained: Token | None = None,
 ) -> Token:
     """The login rung. The secret is looked up only when the grant reads it; a refused one is
     recorded for the back-off, and (unless ``explicit``: ``silentauth login`` always tries) a
-    secret still in its back-off is not sent. A prompted secret is stored once it worked."""
+    secret still in its back-off is not sent. A prompted secret is stored once it worked.
+    ``may_interact``/``obtained``: for interactive grants (issue 8), whether a person may be
+    asked, and the token an interaction outside the locks already got."""
     found: list[Secret] = []
 
     def resolve() -> str:
@@ -250,7 +254,9 @@ def log_in(
             refusals.check(each.value, rungs.clock())
         return each.value
 
-    credentials = Credentials(username or None, resolve)
+    credentials = Credentials(
+        username or None, resolve, may_interact=may_interact, obtained=obtained
+    )
     try:
         with token_work():  # a login callable may post through the application's session
             token = rungs.grant.login(rungs.client, credentials, timeout)

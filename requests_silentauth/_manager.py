@@ -22,6 +22,7 @@ from ._endpoint import Timeout, TokenClient, seconds, token_work
 from ._errors import SilentAuthError, TokenEndpointError
 from ._flight import Flight, fresh_copy
 from ._grants import Grant
+from ._interaction import InteractionNeeded
 from ._ladder import Renewal, Rungs, log_in, login_now, read_stored, renew
 from ._secrets import PromptNeeded, Secret
 from ._store import Account, Store
@@ -277,6 +278,7 @@ class TokenManager:
         adopted and the answer is not used. Then publish the result (before any user code)."""
         may_prompt = _secrets.may_prompt(self.prompt)
         answer: Secret | None = None
+        obtained: Token | None = None  # issue 8: what an interaction outside the locks got
         while True:
 
             def secret(answer: Secret | None = answer) -> Secret:
@@ -289,10 +291,15 @@ class TokenManager:
                 secret=secret,
                 refusals=self._refusals,
                 explicit=explicit,
+                may_interact=may_prompt,
+                obtained=obtained,
             )
             try:
                 renewal = climb(functools.partial(self._remaining, deadline), login)
                 break
+            except InteractionNeeded as need:  # a device code or a browser: outside every lock
+                obtained = need.run(self.token_timeout)
+                deadline = self.monotonic() + self.token_timeout
             except PromptNeeded:
                 if answer is not None:
                     raise _secrets.not_found(self.vault) from None

@@ -16,11 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from ._grants import ClientCredentials, Grant, JsonLogin, PasswordGrant
+from ._interactive import AuthorizationCode, DeviceCode
 from ._placement import BasicToken, Bearer, Header, Placement, Query
 from ._store import FileStore, KeyringStore, MemoryStore, Store
 
-FIELDS = ("grant", "url", "username", "client_id", "scope", "origins", "placement", "store")
-GRANTS = ("password", "client_credentials", "json")
+FIELDS = (
+    "grant", "url", "username", "client_id", "scope", "origins", "placement", "store", "issuer",
+)  # fmt: skip
+GRANTS = ("password", "client_credentials", "json", "device", "browser")
 HEADER = "# requests-silentauth profiles: settings only, never secrets"
 
 
@@ -181,16 +184,22 @@ def arguments(settings: Mapping[str, Any], **overrides: Any) -> tuple[Grant, dic
     arguments here override or add ``SilentAuth`` options. Build the auth with
     ``SilentAuth(grant, **kwargs)``."""
     grant_name = _text(settings, "grant") or "password"
-    url = _text(settings, "url")
-    if not url:
-        raise ValueError("the profile has no url (the login or token endpoint)")
+    url, issuer = _text(settings, "url"), _text(settings, "issuer")
+    if not url and not issuer:
+        raise ValueError("the profile has no url (the login or token endpoint) or issuer")
     client_id, scope = _text(settings, "client_id"), _text(settings, "scope")
     grant: Grant
     if grant_name == "password":
-        grant = PasswordGrant(url, client_id=client_id, scope=scope)
+        grant = PasswordGrant(url, client_id=client_id, scope=scope, issuer=issuer)
     elif grant_name == "client_credentials":
-        grant = ClientCredentials(url, client_id=client_id or "", scope=scope)
+        grant = ClientCredentials(url, client_id=client_id or "", scope=scope, issuer=issuer)
+    elif grant_name == "device":
+        grant = DeviceCode(client_id or "", issuer=issuer, token_url=url, scope=scope)
+    elif grant_name == "browser":
+        grant = AuthorizationCode(client_id or "", issuer=issuer, token_url=url, scope=scope)
     elif grant_name == "json":
+        if not url:
+            raise ValueError("a json profile needs a url")
         grant = JsonLogin(url)
     else:
         raise ValueError(f"grant {grant_name!r} is not one of {', '.join(GRANTS)}")

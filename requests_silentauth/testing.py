@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Generic, Literal, TypeAlias, TypeVar, cast, overload
-from urllib.parse import parse_qs, parse_qsl, unquote_plus, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote_plus, urlencode, urlsplit
 
 __all__ = ["TokenServer"]
 
@@ -43,14 +43,19 @@ TokenOverride: TypeAlias = dict[str, Any] | bytes | None
 
 _MAX_BODY = 16 * 1024 * 1024
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
-_GRANTS = frozenset({"password", "client_credentials", "refresh_token"})
+_DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+_GRANTS = frozenset(
+    {"password", "client_credentials", "refresh_token", "authorization_code", _DEVICE_GRANT}
+)
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # Pre-seeded so that ``counts.get(key)`` is 0 as well as ``counts[key]``.
 _COUNTER_KEYS = (
     "token", "token:password", "token:client_credentials", "token:refresh_token",
     "token:other", "json:login", "json:refresh", "json:verify", "json:rejected",
     "introspect", "revoke", "api", "api:ok", "api:rejected", "api:body_error",
     "api:insufficient_scope", "invalid_grant", "invalid_client", "reuse_detected",
-    "faults", "server_error",
+    "faults", "server_error", "device_authorization", "authorize", "discovery",
+    f"token:{_DEVICE_GRANT}", "token:authorization_code",
 )  # fmt: skip
 _T = TypeVar("_T")
 
@@ -86,6 +91,32 @@ class _Issued:
     expires_in: int | None  # None when the configured mode hides the lifetime
     refresh_token: str | None
     scope: str | None
+
+
+@dataclass
+class _Device:
+    """A device authorization (RFC 8628) waiting for the person's decision."""
+
+    user_code: str
+    client_id: str | None
+    scope: str | None
+    expires_at: float
+    status: Literal["pending", "approved", "denied", "used"] = "pending"
+    subject: str = ""
+    polls: list[float] = field(default_factory=list)  # time.monotonic() of each poll
+
+
+@dataclass
+class _Code:
+    """An authorization code (RFC 6749 §4.1) bound to its client, redirect and PKCE challenge."""
+
+    client_id: str
+    redirect_uri: str
+    challenge: str
+    subject: str
+    scope: str | None
+    expires_at: float
+    used: bool = False
 
 
 @dataclass
@@ -153,6 +184,16 @@ class _State:
         self.issued_access = 0
         self.connections: set[socket.socket] = set()
         self.jwt_key = secrets.token_bytes(32)
+        # Issue 8: device codes, authorization codes, discovery.
+        self.device_interval = 5
+        self.device_expires_in = 600
+        self.device_slow_down = 0  # answer this many polls with slow_down
+        self.devices: dict[str, _Device] = {}
+        self.authorize_mode: Literal["approve", "deny"] = "approve"
+        self.authorize_subject = "alice"
+        self.codes: dict[str, _Code] = {}
+        self.discovery: Literal["both", "oidc", "oauth", "none"] = "both"
+        self.discovery_override: dict[str, Any] | None = None
 
     def bump(self, *keys: str) -> None:
         with self.lock:
@@ -406,6 +447,11 @@ class _Handler(BaseHTTPRequestHandler):
             "/json/login": self._json_login,
             "/json/refresh": self._json_refresh,
             "/json/verify": self._json_verify,
+            "/oauth/device": self._device_authorization,
+            "/oauth/authorize": self._authorize,
+            "/device": self._device_page,
+            "/.well-known/openid-configuration": lambda: self._discovery("oidc"),
+            "/.well-known/oauth-authorization-server": lambda: self._discovery("oauth"),
         }
         if path in exact:
             return exact[path]()
@@ -510,6 +556,10 @@ class _Handler(BaseHTTPRequestHandler):
                 if not form.get("refresh_token"):
                     return _oauth_error(400, "invalid_request", "refresh_token required")
                 issued = st.refresh(form["refresh_token"], client_id)
+            elif grant == _DEVICE_GRANT:
+                return self._device_poll(form, client_id)
+            elif grant == "authorization_code":
+                issued = self._code_exchange(form, client_id)
             elif not grant:
                 return _oauth_error(400, "invalid_request", "grant_type required")
             else:
@@ -567,7 +617,172 @@ class _Handler(BaseHTTPRequestHandler):
             record = self._state.tokens.get(token)
             if record is not None:
                 record.revoked = True
-        return _Reply(200)  # RFC 7009 2.2: unknown tokens are not an error
+        # RFC 7009 2.2: unknown tokens are not an error; the answer has no body (as DOT's).
+        return _Reply(200, b"", None)
+
+    # -- issue 8: device code, authorization code + PKCE, discovery ------------------------------
+
+    def _device_authorization(self) -> _Reply:
+        st = self._state
+        st.bump("device_authorization")
+        self._token_preamble()
+        self._require_post()
+        form = self._form()
+        if form is None:
+            return _oauth_error(400, "invalid_request", "malformed or repeated parameters")
+        client_id = self._client(form)
+        device_code = "dc-" + secrets.token_urlsafe(24)
+        letters = "BCDFGHJKLMNPQRSTVWXZ"
+        user_code = "".join(secrets.choice(letters) for _ in range(8))
+        user_code = f"{user_code[:4]}-{user_code[4:]}"
+        with st.lock:
+            expires_in, interval = st.device_expires_in, st.device_interval
+            st.devices[device_code] = _Device(
+                user_code, client_id, form.get("scope") or None, time.time() + expires_in
+            )
+        base = f"http://{self.headers.get('Host', '127.0.0.1')}/device"
+        payload = {
+            "device_code": device_code,
+            "user_code": user_code,
+            "verification_uri": base,
+            "verification_uri_complete": f"{base}?user_code={user_code}",
+            "expires_in": expires_in,
+            "interval": interval,
+        }
+        return _json_reply(200, payload, ("Cache-Control", "no-store"))
+
+    def _device_poll(self, form: Mapping[str, str], client_id: str | None) -> _Reply:
+        st = self._state
+        with st.lock:
+            device = st.devices.get(form.get("device_code", ""))
+            if device is None or device.status == "used" or device.client_id != client_id:
+                st.counts["invalid_grant"] += 1
+                return _oauth_error(400, "invalid_grant", "unknown device code")
+            device.polls.append(time.monotonic())
+            if time.time() >= device.expires_at:
+                return _oauth_error(400, "expired_token", "the device code expired")
+            if device.status == "denied":
+                return _oauth_error(400, "access_denied", "the user denied the request")
+            if st.device_slow_down > 0:
+                st.device_slow_down -= 1
+                return _oauth_error(400, "slow_down", "polling too fast")
+            if device.status == "pending":
+                return _oauth_error(400, "authorization_pending", "waiting for the user")
+            device.status = "used"
+            subject, scope = device.subject, device.scope
+        return self._token_success(st.issue(subject, scope, client_id, True))
+
+    def _device_page(self) -> _Reply:
+        """The verification page (RFC 8628 §3.3) for a person at a real browser: GET shows the
+        code with Approve and Deny buttons, POST records the decision. No login is asked: the
+        server's ``authorize_subject`` approves."""
+        st = self._state
+        if self.command == "POST":
+            form = self._form() or {}
+            code, action = form.get("user_code", ""), form.get("action")
+            with st.lock:
+                found = [
+                    d for d in st.devices.values() if d.user_code == code and d.status == "pending"
+                ]
+                if found and action in ("approve", "deny"):
+                    found[0].status = "approved" if action == "approve" else "denied"
+                    found[0].subject = st.authorize_subject
+                    text = "Approved" if action == "approve" else "Denied"
+                else:
+                    text = "No pending login with that code"
+            return _Reply(200, f"<!doctype html><p>{text}.</p>".encode(), "text/html")
+        code = parse_qs(self._query).get("user_code", [""])[0]
+        safe = "".join(c for c in code if c.isalnum() or c == "-")[:20]
+        page = (
+            "<!doctype html><title>Device login</title><form method=post>"
+            f"<label>Code <input name=user_code value='{safe}'></label>"
+            "<button name=action value=approve>Approve</button>"
+            "<button name=action value=deny>Deny</button></form>"
+        )
+        return _Reply(200, page.encode(), "text/html")
+
+    def _authorize(self) -> _Reply:
+        """RFC 6749 §4.1.1 with PKCE required (S256 only) and loopback redirects (RFC 8252):
+        decides at once (``authorize_mode``) and redirects back with the code or the refusal."""
+        st = self._state
+        st.bump("authorize")
+        params = dict(parse_qsl(self._query, keep_blank_values=True))
+        client_id = params.get("client_id", "")
+        redirect_uri = params.get("redirect_uri", "")
+        target = urlsplit(redirect_uri)
+        with st.lock:
+            known = not st.clients or client_id in st.clients
+            mode, subject = st.authorize_mode, st.authorize_subject
+        if not known or target.scheme != "http" or target.hostname not in _LOOPBACK_HOSTS:
+            # §4.1.2.1: never redirect to an unverified URI.
+            return _json_reply(
+                400, {"error": "invalid_request", "error_description": "bad client or redirect_uri"}
+            )
+        state = params.get("state")
+        sep = "&" if target.query else "?"
+
+        def back(**values: str) -> _Reply:
+            if state is not None:
+                values["state"] = state
+            return _Reply(302, b"", None, [("Location", redirect_uri + sep + urlencode(values))])
+
+        if params.get("response_type") != "code":
+            return back(error="unsupported_response_type")
+        challenge = params.get("code_challenge", "")
+        if params.get("code_challenge_method") != "S256" or len(challenge) != 43:
+            return back(error="invalid_request", error_description="PKCE S256 required")
+        if mode == "deny":
+            return back(error="access_denied", error_description="the user refused")
+        code = "ac-" + secrets.token_urlsafe(24)
+        with st.lock:
+            st.codes[code] = _Code(
+                client_id,
+                redirect_uri,
+                challenge,
+                subject,
+                params.get("scope") or None,
+                time.time() + 60,
+            )
+        return back(code=code)
+
+    def _code_exchange(self, form: Mapping[str, str], client_id: str | None) -> _Issued:
+        st = self._state
+        verifier = form.get("code_verifier", "")
+        digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+        with st.lock:
+            record = st.codes.get(form.get("code", ""))
+            if record is None or record.used or time.time() >= record.expires_at:
+                raise _GrantError("unknown, used or expired authorization code")
+            record.used = True  # single use, even when the rest is wrong (RFC 6749 §4.1.2)
+            if record.client_id != (client_id or form.get("client_id")):
+                raise _GrantError("the code was issued to another client")
+            if record.redirect_uri != form.get("redirect_uri"):
+                raise _GrantError("redirect_uri does not match the authorization request")
+            if not _same(_b64url(digest), record.challenge):
+                raise _GrantError("PKCE verification failed")
+        return st.issue(record.subject, record.scope, record.client_id, True)
+
+    def _discovery(self, kind: str) -> _Reply:
+        st = self._state
+        st.bump("discovery")
+        with st.lock:
+            which, override = st.discovery, st.discovery_override
+        if which not in ("both", kind):
+            return _json_reply(404, {"error": "not_found"})
+        base = f"http://{self.headers.get('Host', '127.0.0.1')}"
+        doc: dict[str, Any] = {
+            "issuer": base,
+            "token_endpoint": base + "/oauth/token",
+            "authorization_endpoint": base + "/oauth/authorize",
+            "device_authorization_endpoint": base + "/oauth/device",
+            "revocation_endpoint": base + "/oauth/revoke",
+            "introspection_endpoint": base + "/oauth/introspect",
+            "grant_types_supported": sorted(_GRANTS),
+            "code_challenge_methods_supported": ["S256"],
+        }
+        if override is not None:
+            doc.update(override)
+        return _json_reply(200, {k: v for k, v in doc.items() if v is not None})
 
     # -- custom JSON login API ------------------------------------------------------------------
 
@@ -819,6 +1034,16 @@ class TokenServer:
     client_auth = _Setting[ClientAuth]()
     token_delay = _Setting[float]()
     token_response_override = _Setting[TokenOverride]()
+    #: Issue 8. Device flow: the ``interval`` and ``expires_in`` it hands out, and how many
+    #: polls to answer ``slow_down``. Authorization: "approve" or "deny" every request at once.
+    #: Discovery: which well-known documents exist, and fields to change in them.
+    device_interval = _Setting[int]()
+    device_expires_in = _Setting[int]()
+    device_slow_down = _Setting[int]()
+    authorize_mode = _Setting[Literal["approve", "deny"]]()
+    authorize_subject = _Setting[str]()
+    discovery = _Setting[Literal["both", "oidc", "oauth", "none"]]()
+    discovery_override = _Setting[dict[str, Any] | None]()
 
     def __init__(
         self,
@@ -905,6 +1130,8 @@ class TokenServer:
     login_url = _Endpoint("/json/login")
     json_refresh_url = _Endpoint("/json/refresh")
     verify_url = _Endpoint("/json/verify")
+    device_authorization_url = _Endpoint("/oauth/device")
+    authorization_url = _Endpoint("/oauth/authorize")
     resource_url = _Endpoint("/api/data")
     echo_url = _Endpoint("/api/echo")
 
@@ -959,6 +1186,34 @@ class TokenServer:
             for record in self._state.tokens.values():
                 if record.kind == "access":
                     record.expires_at = min(record.expires_at or now, now - 0.001)
+
+    @property
+    def issuer(self) -> str:
+        """The issuer its discovery documents name (both well-knowns are served)."""
+        return self.url
+
+    def _device(self, user_code: str | None) -> _Device:
+        pending = [d for d in self._state.devices.values() if d.status == "pending"]
+        chosen = [d for d in pending if user_code is None or d.user_code == user_code]
+        if not chosen:
+            raise LookupError(f"no pending device login with user code {user_code!r}")
+        return chosen[-1]
+
+    def approve_device(self, user_code: str | None = None, subject: str = "alice") -> None:
+        """The person approves the device login (the newest pending one, or ``user_code``)."""
+        with self._state.lock:
+            device = self._device(user_code)
+            device.status, device.subject = "approved", subject
+
+    def deny_device(self, user_code: str | None = None) -> None:
+        """The person refuses the device login: its next poll answers ``access_denied``."""
+        with self._state.lock:
+            self._device(user_code).status = "denied"
+
+    def device_polls(self) -> list[list[float]]:
+        """The ``time.monotonic()`` of every poll, per device authorization, oldest first."""
+        with self._state.lock:
+            return [list(d.polls) for d in self._state.devices.values()]
 
     def set_password(self, username: str, password: str) -> None:
         with self._state.lock:

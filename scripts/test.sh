@@ -30,20 +30,27 @@ mypy
 
 echo "== pytest"
 if [ "$quick" = 1 ]; then
-    exec python -m pytest -q -m "not slow and not integration and not soak and not secret_service and not redis" "$@"
+    exec python -m pytest -q -m "not slow and not integration and not soak and not secret_service and not redis and not browser" "$@"
 fi
-# A real Redis for RedisStore (issue 11): each test session starts a private redis-server on a
-# loopback port (tests/redisserver.py). Installed only when missing, so parallel runs do not
-# fight over the dpkg lock; tests marked redis fail (instead of skipping) without it.
-if ! command -v redis-server >/dev/null 2>&1; then
+# Real services for the full run, each installed from Debian only when missing (a warm machine
+# costs a few `command -v`, and parallel runs do not fight over the dpkg lock):
+# - redis-server: RedisStore (issue 11); each test session starts a private one on a loopback
+#   port (tests/redisserver.py);
+# - chromium + chromium-driver: the browser logins (issue 8), driven headless by selenium.
+# Tests marked redis or browser fail (instead of skipping) without them in this run.
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+if [ ${#missing[@]} -gt 0 ]; then
     sudo=""
     if [ "$(id -u)" != 0 ]; then sudo="sudo -n"; fi
-    echo "== installing redis-server (apt log: ${TMPDIR:-/tmp}/redis-apt.log)"
-    { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y \
-        --no-install-recommends redis-server; } >"${TMPDIR:-/tmp}/redis-apt.log" 2>&1 \
-        || { tail -20 "${TMPDIR:-/tmp}/redis-apt.log"; exit 1; }
+    log="${TMPDIR:-/tmp}/silentauth-apt.log"
+    echo "== installing ${missing[*]} (apt log: $log)"
+    { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"; } \
+        >"$log" 2>&1 || { tail -20 "$log"; exit 1; }
 fi
-export SILENTAUTH_REQUIRE_REDIS=1
+export SILENTAUTH_REQUIRE_REDIS=1 SILENTAUTH_REQUIRE_BROWSER=1
 # The real keyring: a private D-Bus session and gnome-keyring, torn down afterwards. Tests marked
 # secret_service fail (instead of skipping) when this variable is set and the service is absent.
 export SILENTAUTH_REQUIRE_SECRET_SERVICE=1

@@ -11,13 +11,13 @@ import requests_silentauth
 def test_exported_names_are_pinned_and_sorted() -> None:
     assert requests_silentauth.__all__ == sorted(requests_silentauth.__all__)
     assert set(requests_silentauth.__all__) == {
-        "Account", "ApiError", "ApiErrors", "BasicToken", "Bearer", "ClientCredentials",
-        "Credentials",
-        "CredentialsNotFound", "FileStore", "Grant", "Header", "InsecureTransportError",
-        "InvalidCredentials", "JsonLogin", "KeyringStore", "MemoryStore", "PasswordGrant",
-        "Placement", "Query", "RedisStore", "SilentAuth", "SilentAuthAdapter", "SilentAuthError",
-        "Store", "StoreError", "Token", "TokenEndpointError", "UnreplayableBodyError",
-        "__version__",
+        "Account", "ApiError", "ApiErrors", "AuthorizationCode", "AuthorizationDenied",
+        "BasicToken", "Bearer", "ClientCredentials", "Credentials", "CredentialsNotFound",
+        "DeviceAuthorization", "DeviceCode", "FileStore", "Grant", "Header",
+        "InsecureTransportError", "InteractionRequired", "InvalidCredentials", "JsonLogin",
+        "KeyringStore", "LoginExpired", "MemoryStore", "PasswordGrant", "Placement", "Query",
+        "RedisStore", "SilentAuth", "SilentAuthAdapter", "SilentAuthError", "Store",
+        "StoreError", "Token", "TokenEndpointError", "UnreplayableBodyError", "__version__",
     }  # fmt: skip
     for name in requests_silentauth.__all__:
         if name == "__version__":

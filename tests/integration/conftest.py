@@ -92,6 +92,10 @@ class DotServer:
     log_path: Path
     http: requests.Session
     lifetime_file: Path
+    # Issue 8: public clients (no secret used) for the device flow and for the browser with
+    # PKCE and a loopback redirect (DOT accepts any port on 127.0.0.1, RFC 8252 §7.3).
+    device_client: str = "silentauth-device"
+    browser_client: str = "silentauth-browser"
 
     @contextlib.contextmanager
     def access_lifetime(self, seconds: int) -> Iterator[None]:
@@ -233,6 +237,19 @@ def dot_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DotServer]:
             {**vars(password_client), "grant": "password"},
             {**vars(cc_client), "grant": "client-credentials"},
             {**vars(odd_client), "grant": "password"},
+            {
+                "client_id": "silentauth-device",
+                "client_secret": secrets.token_urlsafe(24),
+                "grant": "urn:ietf:params:oauth:grant-type:device_code",
+                "client_type": "public",
+            },
+            {
+                "client_id": "silentauth-browser",
+                "client_secret": secrets.token_urlsafe(24),
+                "grant": "authorization-code",
+                "client_type": "public",
+                "redirect_uris": "http://127.0.0.1/",
+            },
         ],
     }
     env = {
@@ -268,7 +285,11 @@ def dot_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DotServer]:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "waitress", listen, "--threads=8", APP],
                 cwd=ROOT,
-                env={**env, "DJANGO_SETTINGS_MODULE": "silentauth_dot_settings"},
+                env={
+                    **env,
+                    "DJANGO_SETTINGS_MODULE": "silentauth_dot_settings",
+                    "DOTPROJECT_BASE": f"http://127.0.0.1:{port}",
+                },
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

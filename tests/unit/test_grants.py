@@ -47,6 +47,7 @@ class FakeClient(TokenClient):
         json_body: Any = None,
         auth: tuple[str, str] | None = None,
         what: str = "credentials",
+        expect_json: bool = True,
     ) -> Answer:
         self.posts.append(
             {"url": url, "timeout": timeout, "data": data, "json": json_body, "auth": auth}

@@ -17,9 +17,31 @@ TIME_ZONE = "UTC"
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.sessions",  # issue 8: the browser logs in at the login page
     "oauth2_provider",
 ]
-MIDDLEWARE = ["tests.integration.dotproject.views.RecordMiddleware"]
+MIDDLEWARE = [
+    "tests.integration.dotproject.views.RecordMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [os.path.join(os.path.dirname(__file__), "templates")],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.template.context_processors.csrf",
+            ]
+        },
+    }
+]
+LOGIN_URL = "/accounts/login/"
+STATIC_URL = "/static/"  # DOT's page templates link their stylesheet
 ROOT_URLCONF = "tests.integration.dotproject.urls"
 WSGI_APPLICATION = "tests.integration.dotproject.wsgi.application"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -48,6 +70,13 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": False,
     # Plain http on loopback only (the server listens on 127.0.0.1).
     "ALLOWED_SCHEMES": ["http", "https"],
+    # Issue 8: public clients must use PKCE (S256); the device flow (RFC 8628) shows this page
+    # (DOT needs it absolute; the fixture passes the base URL) and asks to poll every second.
+    "PKCE_REQUIRED": True,
+    "OAUTH_DEVICE_VERIFICATION_URI": os.environ.get("DOTPROJECT_BASE", "") + "/o/device/",
+    "DEVICE_FLOW_INTERVAL": 1,
+    # oauthlib 4.0 polls through validate_device_code, which DOT 3.4 lacks (500): see there.
+    "OAUTH2_VALIDATOR_CLASS": "tests.integration.dotproject.validators.Validator",
 }
 
 # Only this throw-away project exposes /debug/* (server-side facts for the assertions).

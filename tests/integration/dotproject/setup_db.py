@@ -42,8 +42,9 @@ def main() -> None:
             name=app["client_id"],
             client_id=app["client_id"],
             client_secret=app["client_secret"],  # hashed on save (hash_client_secret=True)
-            client_type=application.CLIENT_CONFIDENTIAL,
+            client_type=app.get("client_type", application.CLIENT_CONFIDENTIAL),
             authorization_grant_type=app["grant"],
+            redirect_uris=app.get("redirect_uris", ""),  # issue 8: loopback for the browser
             user=owner,
         )
     print(json.dumps({"applications": application.objects.count()}))

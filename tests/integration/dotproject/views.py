@@ -21,6 +21,7 @@ from urllib.parse import unquote_plus
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
+from oauth2_provider import views as oauth2_views
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 from oauth2_provider.views import (
     ProtectedResourceMetadataView,
@@ -148,3 +149,15 @@ def refresh_token_state(request: HttpRequest) -> JsonResponse:
             "family_access_tokens": live_access.count(),
         }
     )
+
+
+class DeviceAuthorizationView(oauth2_views.DeviceAuthorizationView):
+    """Issue 8: django-oauth-toolkit 3.4 with oauthlib 4.0 answers 500 here: oauthlib now puts
+    ``scope`` in the device authorization response and DOT's ``DeviceCodeResponse`` does not
+    take it (TypeError). RFC 8628 §3.2 defines no ``scope`` there, so it is dropped."""
+
+    def create_device_authorization_response(self, request):
+        headers, response, status = super().create_device_authorization_response(request)
+        if isinstance(response, dict):
+            response.pop("scope", None)
+        return headers, response, status
