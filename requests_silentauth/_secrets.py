@@ -73,8 +73,12 @@ def ask(account: Account, read: Callable[[str], str] = getpass.getpass) -> Secre
 def not_found(vault: Vault) -> CredentialsNotFound:
     account = vault.account
     user = account.username
+    fix = (
+        f"store one with: {vault.login_command}"
+        if vault.login_command
+        else "pass password= (or client_secret=) to the auth, or store it in this store first"
+    )
     return CredentialsNotFound(
         f"no password is stored for {user or 'the client'} at {origin_of(account.endpoint)} "
-        f"({vault.describe()}); store one with: silentauth login --url "
-        f"{account.endpoint}" + (f" --username {user}" if user else "")
+        f"({vault.describe()}); {fix}"
     )
