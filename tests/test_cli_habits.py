@@ -332,3 +332,40 @@ def test_a_wrong_password_on_a_terminal_is_asked_again_up_to_three_times(
     )
     assert code == 3 and prompts == 3, out
     assert "Traceback" not in out
+
+
+# -- python -m requests_silentauth.testing ------------------------------------------------------
+
+
+def test_the_test_server_runs_in_the_foreground_for_the_cli(env: dict[str, str]) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "requests_silentauth.testing"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        out = b""
+        deadline = time.monotonic() + 20
+        # Into a pipe, the banner arrives whole at once (flushed), not at exit.
+        while b"/api/data\n" not in out.split(b"try,")[-1] and time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+            if ready:
+                out += os.read(proc.stdout.fileno(), 4096)
+        banner = out.decode()
+        assert "demo account:           user alice, password demo-password" in banner, banner
+        token_url = banner.split("OAuth2 token endpoint:")[1].split()[0]
+        login = cli(
+            ["login", "--profile", "try", "--url", token_url, "--username", "alice",
+             "--password-stdin"],
+            env,
+            stdin="demo-password\n",
+        )  # fmt: skip
+        assert login.returncode == 0, login.stderr
+        assert cli(["token", "--profile", "try"], env).stdout.startswith("at-")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert rest.decode().strip().endswith("stopped") and b"Traceback" not in err
