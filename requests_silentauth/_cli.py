@@ -264,6 +264,10 @@ def _settings(args: argparse.Namespace, *, creating: bool = False) -> dict[str, 
                 raise _Usage(f"--{key.replace('_', '-')} is not JSON ({exc})") from None
             if not isinstance(value, dict):
                 raise _Usage(f"--{key.replace('_', '-')} must be a JSON object")
+    if settings.get("body") and "{password}" not in settings["body"]:
+        # The typed password would never be sent, and a literal one would be saved in the
+        # profile, which never holds secrets.
+        raise _Usage('--body must send the password as "{password}" (it is filled in at login)')
     return settings
 
 
@@ -326,6 +330,20 @@ def _prompt(text: str) -> str:
         raise _Cancelled from None
 
 
+def _terminal(*, stdin_used: bool) -> bool:
+    """Whether a person can be asked: standard input is a terminal, or (when it carries the
+    client secret) the process has a controlling terminal, which getpass reads."""
+    if sys.stdin.isatty():
+        return True
+    if not stdin_used:
+        return False
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+    except OSError:
+        return False
+    return True
+
+
 def _stdin_line() -> str:
     line = sys.stdin.readline()
     if not line:
@@ -374,7 +392,7 @@ def _login(args: argparse.Namespace, out: TextIO) -> int:
     # The client secret is a client-credentials grant's "password".
     secret_is_password = args.client_secret_stdin and grant == "client_credentials"
     from_terminal = not (args.password_stdin or secret_is_password)
-    if from_terminal and not sys.stdin.isatty():
+    if from_terminal and not _terminal(stdin_used=args.client_secret_stdin):
         raise _Usage("no terminal to ask for the password; use --password-stdin")
     store = _profiles.parse_store(settings.get("store") or "keyring")
     _check_store(store)  # before anything is asked or sent

@@ -36,6 +36,8 @@ def login_command(
         args = ["--url", grant.token_url, "--username", username or ""]
         if grant.client_id is not None:
             args += ["--client-id", grant.client_id]
+            if grant.client_secret:  # the login that verifies the password needs it too
+                args.append("--client-secret-stdin")
     else:
         return None
     if getattr(grant, "scope", None):

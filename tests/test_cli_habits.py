@@ -277,6 +277,16 @@ def test_a_json_login_profile_with_its_body_and_field_mapping(
     bad = cli([*args[:-1], "--body", "{nope", "--password-stdin"], env, stdin="x\n")
     assert bad.returncode == 2 and "--body is not JSON" in bad.stderr
     assert cli(["login", "--url", srv.token_url, "--token-field", "t"], env).returncode == 2
+    # A body without the placeholder would save a literal password in the profile.
+    literal = [
+        *args[:-1],
+        "--body",
+        '{"account": "alice", "secret": "hunter2-x"}',
+        "--password-stdin",
+    ]
+    refused = cli(literal, env, stdin="x\n")
+    assert refused.returncode == 2 and '"{password}"' in refused.stderr
+    assert "hunter2-x" not in Path(env["SILENTAUTH_CONFIG"]).read_text() + refused.stderr
 
 
 def test_client_secret_stdin_for_a_confidential_client(

@@ -62,6 +62,13 @@ def test_the_hint_names_a_keyring_service_and_the_grant() -> None:
     assert js is not None and js.startswith("silentauth login --grant json")
 
 
+def test_a_confidential_client_hint_asks_for_the_client_secret_on_stdin() -> None:
+    grant = PasswordGrant(URL, client_id="cli", client_secret="cs-secret-1")
+    command = login_command(grant, "alice", KeyringStore())
+    assert command is not None and command.endswith("--client-id cli --client-secret-stdin")
+    assert "cs-secret-1" not in command
+
+
 def test_no_hint_where_no_command_could_store_the_secret() -> None:
     assert login_command(PasswordGrant(URL), "bob", MemoryStore()) is None
     custom = JsonLogin(URL, body={"user": "{username}", "pw": "{password}"})
