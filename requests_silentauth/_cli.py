@@ -482,7 +482,7 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
             "endpoint": vault.account.endpoint,
             "grant": settings.get("grant", "password"),
             "store": vault.describe(),
-            "password": None if has_secret is None else has_secret,
+            "password_stored": has_secret,
             "token": {
                 "state": state,
                 "fingerprint": token.fingerprint if token else None,
@@ -490,7 +490,7 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
                 "expires_in": (
                     round(token.expires_at - now) if token and token.expires_at else None
                 ),
-                "refresh_token": bool(token.refresh_token) if token else None,
+                "has_refresh_token": bool(token.refresh_token) if token else None,
             },
             "error": problem,
         }

@@ -987,12 +987,20 @@ def main(argv: list[str] | None = None) -> int:
         f"  access tokens live {args.lifetime:g}s; nothing is kept after it stops",
         "try, in another terminal:",
         f"  silentauth login --profile try --url {server.token_url} --username {DEMO_USER}",
+        "  (no keyring on this machine? add --store file:silentauth-try.json to login)",
         "  silentauth status --profile try",
         f'  curl -H "Authorization: Bearer $(silentauth token --profile try)" '
         f"{server.resource_url}",
     ]
-    print("\n".join(lines), flush=True)
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # SIGTERM (kill, a container stopping) ends it as cleanly as Ctrl-C.
+    signal.signal(signal.SIGTERM, stop)
     try:
+        print("\n".join(lines), flush=True)
         threading.Event().wait()
     except KeyboardInterrupt:
         pass

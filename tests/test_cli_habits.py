@@ -139,8 +139,8 @@ def test_login_status_json_token_logout_and_profiles(
     assert status.returncode == 0, status.stderr
     report = json.loads(status.stdout)
     assert report["profile"] == "work" and report["account"] == USER
-    assert report["endpoint"] == srv.token_url and report["password"] is True
-    assert report["token"]["state"] == "valid" and report["token"]["refresh_token"] is True
+    assert report["endpoint"] == srv.token_url and report["password_stored"] is True
+    assert report["token"]["state"] == "valid" and report["token"]["has_refresh_token"] is True
     assert 0 < report["token"]["expires_in"] <= 3600
     assert report["token"]["expires_at"].endswith("Z") and report["error"] is None
 
@@ -168,7 +168,7 @@ def test_login_status_json_token_logout_and_profiles(
     assert "store one with: silentauth login --profile work" in after.stderr
     assert srv.counts["token:password"] == 2
     gone = json.loads(cli(["status", "--json", "--profile", "work"], env).stdout)
-    assert gone["password"] is False and gone["token"]["state"] == "none"
+    assert gone["password_stored"] is False and gone["token"]["state"] == "none"
     for text in (status.stdout, listed.stdout, out.stdout, after.stderr):
         assert PASSWORD not in text and access not in text
 
@@ -379,3 +379,19 @@ def test_the_test_server_runs_in_the_foreground_for_the_cli(env: dict[str, str])
         rest, err = proc.communicate(timeout=20)
     assert proc.returncode == 0
     assert rest.decode().strip().endswith("stopped") and b"Traceback" not in err
+
+
+def test_the_test_server_stops_cleanly_on_sigterm(env: dict[str, str]) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "requests_silentauth.testing"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # flushed at once: this returns before any exit
+    assert b"Ctrl-C stops it" in first
+    proc.terminate()
+    rest, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and rest.decode().strip().endswith("stopped")
+    assert b"Traceback" not in err
