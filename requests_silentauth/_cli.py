@@ -236,7 +236,14 @@ def _settings(args: argparse.Namespace, *, creating: bool = False) -> dict[str, 
         if creating:  # `login --profile NEW` creates it; an existing one is updated
             settings.update(_profiles.load_all().get(name, {}))
         else:
-            settings.update(_profiles.load(name))
+            try:
+                settings.update(_profiles.load(name))
+            except ValueError as exc:
+                if args.profile:
+                    raise
+                raise _Usage(
+                    f"SILENTAUTH_PROFILE names a profile that is not there: {exc}"
+                ) from None
     for key in _profiles.FIELDS:
         value = getattr(args, key, None)
         if value:

@@ -239,7 +239,7 @@ def judge(arrived: _Arrived, *, where: str, sent_at: float, now: float) -> Answe
         raise TokenEndpointError(
             f"the token endpoint at {where} answered {status} with a body that is not a JSON "
             f"object ({ctype}) for POST {clip(urlsplit(arrived.url).path or '/', 80)}: a web "
-            "page or an API, not a token endpoint; check the token URL (--url)",
+            "page or an API, not a token endpoint; check the token URL",
             retryable=False,
             status_code=status,
         )

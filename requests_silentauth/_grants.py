@@ -126,14 +126,17 @@ def _wrong_url(answer: Answer, url: str) -> TokenEndpointError | None:
     the path, not "refused the login (not_found)")."""
     error, _ = answer.oauth_error()
     if answer.status in (404, 405, 410):
-        why = "there is no token endpoint at that path"
+        why = "no token endpoint there"
     elif error in _RESOURCE_ERRORS:
-        why = f"{error} is what an API answers without a token: this looks like an API"
+        why = (
+            f"{error} is how an API answers a request without a token, so this looks like an "
+            "API, not a token endpoint"
+        )
     else:
         return None
     return TokenEndpointError(
         f"the token endpoint at {_where(url)} answered {answer.status} for POST {_path(url)}: "
-        f"{why}, not a token endpoint; check the token URL (--url)",
+        f"{why}; check the token URL",
         retryable=False,
         error=error,
         status_code=answer.status,
