@@ -18,6 +18,8 @@ __version__ = "0.1.0.dev0"
 #: public name -> the private module that defines it (one line per name)
 _EXPORTS: dict[str, str] = {
     "Account": "._store",
+    "ApiError": "._errors",
+    "ApiErrors": "._apierrors",
     "BasicToken": "._placement",
     "Bearer": "._placement",
     "ClientCredentials": "._grants",
@@ -46,8 +48,10 @@ _EXPORTS: dict[str, str] = {
 
 if TYPE_CHECKING:
     from ._adapter import SilentAuthAdapter
+    from ._apierrors import ApiErrors
     from ._auth import SilentAuth
     from ._errors import (
+        ApiError,
         CredentialsNotFound,
         InsecureTransportError,
         InvalidCredentials,
@@ -81,6 +85,8 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Account",
+    "ApiError",
+    "ApiErrors",
     "BasicToken",
     "Bearer",
     "ClientCredentials",

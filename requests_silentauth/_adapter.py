@@ -6,12 +6,14 @@ would resend the rejected token. Statuses that mean "token rejected" are removed
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from ._apierrors import ApiErrors
 from ._auth import SilentAuth, user_timeout
 from ._endpoint import token_request_active
 from ._flow import drive, send_flow
@@ -22,7 +24,13 @@ __all__ = ["SilentAuthAdapter"]
 class SilentAuthAdapter(HTTPAdapter):
     """``session.mount("https://api.example.com/", SilentAuthAdapter(auth))``"""
 
-    def __init__(self, auth: SilentAuth, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        auth: SilentAuth,
+        *,
+        errors: ApiErrors | Mapping[Any, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         retries = kwargs.pop("max_retries", None)
         if retries is not None:
             retry = retries if isinstance(retries, Retry) else Retry.from_int(retries)
@@ -32,6 +40,8 @@ class SilentAuthAdapter(HTTPAdapter):
             kwargs["max_retries"] = retry
         super().__init__(**kwargs)
         self.auth = auth
+        #: Raises ApiError for a 4xx/5xx final answer (issue 12): ``errors=``, else the auth's.
+        self.errors = ApiErrors.coerce(errors) if errors is not None else auth.errors
 
     def send(
         self,
@@ -57,7 +67,13 @@ class SilentAuthAdapter(HTTPAdapter):
         auth = self.auth
         token_timeout = user_timeout({"timeout": timeout}, auth.token_timeout)
         # One flow (and one retry budget) per send: requests calls this once per hop.
-        return drive(send_flow(auth.policy, request), auth._manager, send, token_timeout).response
+        response = drive(
+            send_flow(auth.policy, request), auth._manager, send, token_timeout
+        ).response
+        if self.errors is not None:
+            # The flow has recovered a rejected token by now: what is left is the API's answer.
+            self.errors.check(response, stream=stream)
+        return response
 
     def __repr__(self) -> str:
         return f"SilentAuthAdapter({self.auth!r})"

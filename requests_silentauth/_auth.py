@@ -14,6 +14,7 @@ from typing import Any
 import requests
 from requests import PreparedRequest, Response
 
+from ._apierrors import ApiErrors
 from ._endpoint import Timeout, TokenClient, token_request_active
 from ._flow import Policy, attach, drive, respond
 from ._grants import CallableLogin, Credentials, Grant, callable_identity
@@ -54,6 +55,7 @@ class SilentAuth(requests.auth.AuthBase):
         prompt: bool | None = None,
         token_session: requests.Session | None = None,
         login_backoff: float = 60.0,
+        errors: ApiErrors | Mapping[Any, str] | None = None,
     ) -> None:
         if not isinstance(grant, Grant):
             if not callable(grant):
@@ -79,6 +81,8 @@ class SilentAuth(requests.auth.AuthBase):
         else:
             origin_set = OriginSet.parse(origins)
         self.grant = grant
+        #: Raises ApiError for 4xx/5xx answers after the token work (issue 12), or None.
+        self.errors = ApiErrors.coerce(errors)
         self.username = username
         self.token_timeout = token_timeout
         account_user = username or getattr(grant, "client_id", None) or ""
@@ -137,6 +141,9 @@ class SilentAuth(requests.auth.AuthBase):
         # One hook per prepared request; requests shares the hooks dict with the copies it
         # makes for redirects, so the same _Hop follows every hop of the chain.
         r.register_hook("response", functools.partial(self._on_response, hop))
+        if self.errors is not None:
+            # After ours, so it sees the answer to a recovered rejection's resend.
+            r.register_hook("response", self.errors)
         return r
 
     def _on_response(self, hop: _Hop, r: Response, **kwargs: Any) -> Response:

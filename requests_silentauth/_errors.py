@@ -19,6 +19,26 @@ def clip(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+#: Shorter secrets are not looked for in server text: "bad" or "error" occur in ordinary
+#: messages by chance far more often than a server echoes them, and blanking them would both
+#: mangle the message and tell the reader what the password is.
+MIN_ECHO = 4
+
+WITHHELD = "(withheld: the server quoted a secret)"
+
+
+def quotable(text: str | None, secrets: tuple[str | None, ...]) -> str | None:
+    """Server text, or a placeholder when it contains one of our secrets: a server that echoes
+    the password or the refresh token in its ``error_description`` must not put it in our
+    message. The whole text is withheld; blanking only the secret would leave its length and
+    surroundings."""
+    if text is None:
+        return None
+    if any(secret and len(secret) >= MIN_ECHO and secret in text for secret in secrets):
+        return WITHHELD
+    return text
+
+
 class SilentAuthError(requests.RequestException):
     """Root of every error raised by requests-silentauth."""
 
@@ -90,3 +110,47 @@ class StoreError(SilentAuthError):
     def __init__(self, message: str, *, corrupt: bool = False) -> None:
         super().__init__(message)
         self.corrupt = corrupt
+
+
+class ApiError(requests.HTTPError):
+    """An API answered 4xx/5xx for a reason other than a token rejection being recovered.
+
+    Raised by :class:`ApiErrors`. A subclass of ``requests.HTTPError``, so ``except HTTPError``
+    and ``raise_for_status`` habits keep working; deliberately not a ``SilentAuthError``, whose
+    subclasses mean "the login or the token failed", which this is not.
+
+    ``str()`` is one line a script can print as is: ``<message> (<code>, HTTP <status>)``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: str | int | None = None,
+        server_message: str | None = None,
+        response: Response | None = None,
+    ) -> None:
+        where = f"{code}, HTTP {status_code}" if code is not None else f"HTTP {status_code}"
+        super().__init__(f"{message} ({where})", response=response)
+        #: The message for a person: from the application's table, else the server's own
+        #: message, else the default, else the status line.
+        self.message = message
+        #: The server's error code as it came (an int or a str), or None.
+        self.code = code
+        self.status_code = status_code
+        #: The server's own message (``message_field``), quoted only when it carries no secret.
+        self.server_message = server_message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickling (multiprocessing, concurrent.futures) keeps the fields, not the response.
+        return (
+            _rebuild_api_error,
+            (self.message, self.status_code, self.code, self.server_message),
+        )
+
+
+def _rebuild_api_error(
+    message: str, status_code: int, code: str | int | None, server_message: str | None
+) -> ApiError:
+    return ApiError(message, status_code=status_code, code=code, server_message=server_message)

@@ -24,6 +24,7 @@ import requests
 
 from ._endpoint import Answer, Timeout, TokenClient
 from ._errors import InvalidCredentials, SilentAuthError, TokenEndpointError, clip
+from ._errors import quotable as _quotable
 from ._origins import origin_of, shown
 from ._token import Token, fingerprint, lookup
 
@@ -90,26 +91,6 @@ def _endpoint_url(url: str) -> None:
             f"{shown(url)!r} carries credentials; pass them as client_id= and client_secret= "
             "(or the user's password), never in the URL"
         )
-
-
-#: Shorter secrets are not looked for in server text: "bad" or "error" occur in ordinary
-#: messages by chance far more often than a server echoes them, and blanking them would both
-#: mangle the message and tell the reader what the password is.
-MIN_ECHO = 4
-
-WITHHELD = "(withheld: the server quoted a secret)"
-
-
-def _quotable(text: str | None, secrets: tuple[str | None, ...]) -> str | None:
-    """Server text, or a placeholder when it contains one of our secrets: a server that echoes
-    the password or the refresh token in its ``error_description`` must not put it in our
-    message. The whole text is withheld; blanking only the secret would leave its length and
-    surroundings."""
-    if text is None:
-        return None
-    if any(secret and len(secret) >= MIN_ECHO and secret in text for secret in secrets):
-        return WITHHELD
-    return text
 
 
 def _path(url: str) -> str:

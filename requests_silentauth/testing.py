@@ -684,11 +684,33 @@ class _Handler(BaseHTTPRequestHandler):
             reply = _json_reply(200, {"ok": True}, ("Set-Cookie", "session=abc; Path=/"))
         elif path == "/api/redirect":
             reply = self._redirect()
+        elif path == "/api/error":
+            reply = self._api_error()
         else:
             return _json_reply(404, {"error": "not_found"})
         if reply.status < 400:
             st.bump("api:ok")
         return reply
+
+    def _api_error(self) -> _Reply:
+        """A seed-style API failure: ``/api/error?status=400&code=1005&message=...`` answers
+        ``{"error_code": 1005, "msg": "..."}``; ``shape=nested`` puts them in ``{"error":
+        {"code", "message"}}``, ``shape=text`` answers plain text; ``echo=1`` plays a careless
+        server that quotes the presented token in its message."""
+        params = parse_qs(self._query, keep_blank_values=True)
+        status = params.get("status", ["400"])[0]
+        if not status.isdigit() or not 200 <= int(status) <= 599:
+            return _json_reply(400, {"error": "status must be 200-599"})
+        code, message = params.get("code", [None])[0], params.get("message", [None])[0]
+        if params.get("echo"):
+            message = f"token {self._presented_token()} is not valid for this call"
+        value: int | str | None = int(code) if code is not None and code.isdigit() else code
+        shape = params.get("shape", ["flat"])[0]
+        if shape == "text":
+            return _Reply(int(status), f"error {code}: {message}".encode(), "text/plain")
+        if shape == "nested":
+            return _json_reply(int(status), {"error": {"code": value, "message": message}})
+        return _json_reply(int(status), {"error_code": value, "msg": message})
 
     def _public(self, path: str) -> _Reply:
         if path == "/public/headers":

@@ -13,7 +13,8 @@ import requests_silentauth
 def test_exported_names_are_pinned_and_sorted() -> None:
     assert requests_silentauth.__all__ == sorted(requests_silentauth.__all__)
     assert set(requests_silentauth.__all__) == {
-        "Account", "BasicToken", "Bearer", "ClientCredentials", "Credentials",
+        "Account", "ApiError", "ApiErrors", "BasicToken", "Bearer", "ClientCredentials",
+        "Credentials",
         "CredentialsNotFound", "FileStore", "Grant", "Header", "InsecureTransportError",
         "InvalidCredentials", "JsonLogin", "KeyringStore", "MemoryStore", "PasswordGrant",
         "Placement", "Query", "SilentAuth", "SilentAuthAdapter", "SilentAuthError", "Store",

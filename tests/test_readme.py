@@ -72,6 +72,8 @@ def test_readme_example_runs(
     exec(compile(code, f"README.md[{index}]", "exec"), namespace)
     if "print(" in code:
         assert "'user': 'alice'" in capsys.readouterr().out
+    if "errors.explain" in code:  # the API-errors example reached the error it describes
+        assert namespace["line"] == "No such journal (3000, HTTP 404)"
     if "from_profile" in code:
         auth = namespace["auth"]
         import requests

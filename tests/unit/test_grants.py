@@ -18,7 +18,8 @@ from requests_silentauth import (
     TokenEndpointError,
 )
 from requests_silentauth._endpoint import Answer, Timeout, TokenClient
-from requests_silentauth._grants import WITHHELD, CallableLogin, Credentials
+from requests_silentauth._errors import WITHHELD
+from requests_silentauth._grants import CallableLogin, Credentials
 from requests_silentauth._token import Token
 
 URL = "https://id.example.com/oauth/token"
