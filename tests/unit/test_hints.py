@@ -168,3 +168,31 @@ def test_a_rejection_from_an_origin_without_our_token_is_said_once_per_origin(
     assert "https://other.example.com answered 401" in warnings[0]
     assert "https://api.example.com" in warnings[0] and "origins=" in warnings[0]
     assert "https://third.example.com" in warnings[1]
+
+
+def test_the_cli_knows_the_grants_the_profiles_know() -> None:
+    from requests_silentauth import _cli, _profiles
+
+    assert _cli.GRANTS == _profiles.GRANTS  # duplicated so that --help imports nothing else
+
+
+def test_library_advice_becomes_cli_advice() -> None:
+    from requests_silentauth._cli import _cli_text
+    from requests_silentauth._store import _NO_BACKEND_HELP
+
+    text = _cli_text(f"no usable keyring backend was found: {_NO_BACKEND_HELP}")
+    assert "store=" not in text and "--store file:" in text and "keyrings.alt" in text
+    insecure = _cli_text("... use https, or pass allow_insecure_http=True if this network ...")
+    assert "--allow-insecure-http" in insecure and "allow_insecure_http" not in insecure
+
+
+def test_building_the_cli_parser_loads_no_login_machinery() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from requests_silentauth import _cli; _cli.parser(); "
+        "print(sorted(m for m in sys.modules if m.startswith('requests_silentauth')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['requests_silentauth', 'requests_silentauth._cli']"
