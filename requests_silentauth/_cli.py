@@ -290,6 +290,18 @@ def _auth(
 
     if client_secret is not None:
         settings = {k: v for k, v in settings.items() if k != "client_secret"}
+    elif (
+        settings.get("client_id")
+        and (settings.get("grant") or "password") == "password"
+        and not settings.get("client_secret")
+        and _client_vault(
+            settings, _profiles.parse_store(settings.get("store") or "keyring")
+        ).get_secret()
+        is not None
+    ):
+        # Stored by `login --client-secret-stdin` without a profile: the same command line
+        # without the flag finds it (a profile says so with client_secret = "stored").
+        settings = {**settings, "client_secret": _profiles.STORED}
     grant, kwargs = _profiles.arguments(
         settings, allow_insecure_http=args.allow_insecure_http, prompt=False
     )

@@ -304,6 +304,9 @@ def test_client_secret_stdin_for_a_confidential_client(
     assert token.returncode == 0 and token.stdout.startswith("at-"), token.stderr
     status = cli(["status", "--json", "--profile", "work"], env)
     assert CLIENT_SECRET not in status.stdout + status.stderr
+    # Without a profile, the same command line without the flag finds the stored secret.
+    bare = ["--url", srv.token_url, "--username", USER, "--client-id", CLIENT_ID]
+    assert cli(["token", *bare], env).stdout.startswith("at-")
     cc = cli(
         ["login", "--profile", "svc", "--grant", "client_credentials", "--url", srv.token_url,
          "--client-id", CLIENT_ID, "--client-secret-stdin"],
