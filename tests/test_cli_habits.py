@@ -57,13 +57,20 @@ def cli(
 
 
 def on_terminal(
-    argv: list[str], env: dict[str, str], answers: list[bytes], timeout: float = 30
+    argv: list[str],
+    env: dict[str, str],
+    answers: list[bytes],
+    timeout: float = 30,
+    *,
+    python_argv: list[str] | None = None,
 ) -> tuple[int, str, int]:
-    """Run the CLI on a pseudo-terminal; type ``answers[i]`` at the i-th password prompt.
-    Returns the exit code, everything the terminal showed, and how many prompts it saw."""
+    """Run the CLI (or ``python *python_argv``) on a pseudo-terminal; type ``answers[i]`` at
+    the i-th password prompt. Returns the exit code, everything the terminal showed, and how
+    many prompts it saw."""
     pid, fd = pty.fork()
     if pid == 0:  # child
-        os.execve(sys.executable, [sys.executable, "-m", "requests_silentauth", *argv], env)
+        args = python_argv or ["-m", "requests_silentauth", *argv]
+        os.execve(sys.executable, [sys.executable, *args], env)
     out, prompts = b"", 0
     deadline = time.monotonic() + timeout
     try:
@@ -329,6 +336,28 @@ def test_ctrl_c_and_ctrl_d_at_the_prompt_exit_cleanly(
     assert "Traceback" not in out and out.endswith("\n")
     code, out, _ = on_terminal(login_args(srv), env, [b"\x04"])
     assert code == 1 and "cancelled" in out and "Traceback" not in out, out
+    assert srv.counts["token"] == 0
+
+
+FIRST_USE = """
+import sys, requests
+from requests_silentauth import FileStore, PasswordGrant, SilentAuth
+auth = SilentAuth(PasswordGrant(sys.argv[1]), username="alice", store=FileStore(sys.argv[2]))
+with requests.Session() as s:
+    s.trust_env = False
+    print("status", s.get(sys.argv[3], auth=auth).status_code)
+"""
+
+
+def test_ctrl_d_at_a_scripts_first_use_prompt_is_credentials_not_found(
+    server_factory: Callable[..., TokenServer], env: dict[str, str], tmp_path: Path
+) -> None:
+    srv = server_factory(clients={})
+    argv = ["-c", FIRST_USE, srv.token_url, str(tmp_path / "s.json"), srv.resource_url]
+    code, out, prompts = on_terminal([], env, [b"\x04"], python_argv=argv)
+    assert code == 1 and prompts == 1, out
+    assert "CredentialsNotFound" in out and "EOFError" not in out
+    assert "silentauth login --url" in out  # the hint, with the file store
     assert srv.counts["token"] == 0
 
 

@@ -124,3 +124,13 @@ def test_may_prompt_reads_the_real_streams_by_default(monkeypatch: pytest.Monkey
     assert may_prompt(None) is True
     monkeypatch.setattr("sys.stdin", None)
     assert may_prompt(None) is False
+
+
+def test_ctrl_d_at_the_prompt_is_typing_nothing() -> None:
+    from requests_silentauth import Account
+    from requests_silentauth._secrets import ask
+
+    def read(text: str) -> str:
+        raise EOFError
+
+    assert ask(Account("https://login.example.test/t", "alice"), read=read) is None
