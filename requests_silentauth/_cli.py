@@ -43,10 +43,14 @@ def parser() -> argparse.ArgumentParser:
         prog="silentauth",
         description="Log in once; scripts using requests-silentauth stay logged in.",
         epilog=(
-            "environment: SILENTAUTH_PROFILE (the default --profile), SILENTAUTH_CONFIG (the "
-            "profiles file), PYTHON_KEYRING_BACKEND (the keyring backend).\n"
-            "exit codes: 0 ok, 2 usage, 3 credentials, 4 store, 5 token endpoint, 130 "
-            "interrupted, 1 other"
+            "environment:\n"
+            "  SILENTAUTH_PROFILE      the default --profile (when no --url is given)\n"
+            "  SILENTAUTH_CONFIG       the profiles file (default: profiles.toml in the user's\n"
+            "                          config folder)\n"
+            "  PYTHON_KEYRING_BACKEND  the keyring backend, e.g.\n"
+            "                          keyrings.alt.file.PlaintextKeyring\n"
+            "exit codes: 0 ok, 2 usage, 3 credentials, 4 store, 5 token endpoint,\n"
+            "  130 interrupted, 1 other"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -72,10 +76,12 @@ def parser() -> argparse.ArgumentParser:
 def _command(
     sub: Any, name: str, summary: str, description: str, examples: str, run: Runner
 ) -> argparse.ArgumentParser:
+    import textwrap
+
     p: argparse.ArgumentParser = sub.add_parser(
         name,
         help=summary,
-        description=description,
+        description=textwrap.fill(description, 78),
         epilog="examples:\n" + examples,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -83,8 +89,9 @@ def _command(
     return p
 
 
-def _account_args(p: argparse.ArgumentParser) -> None:
-    """Which account: a profile, or the settings that name one."""
+def _account_args(p: argparse.ArgumentParser, *, sends: bool = False) -> None:
+    """Which account: a profile, or the settings that name one; ``sends``: the command talks
+    to the token endpoint (so plain http may be allowed)."""
     g = p.add_argument_group("account (a profile, or --url and --username)")
     g.add_argument(
         "--profile", help="a saved profile (default: $SILENTAUTH_PROFILE when no --url is given)"
@@ -95,9 +102,12 @@ def _account_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--client-id", help="OAuth2 client id")
     g.add_argument("--scope", help="OAuth2 scope to ask for")
     g.add_argument("--store", help="keyring (default), keyring:SERVICE or file:PATH (a 0600 file)")
-    g.add_argument(
-        "--allow-insecure-http", action="store_true", help="allow plain http to non-loopback hosts"
-    )
+    if sends:
+        g.add_argument(
+            "--allow-insecure-http",
+            action="store_true",
+            help="allow plain http to non-loopback hosts",
+        )
 
 
 def _login_parser(sub: Any) -> None:
@@ -114,9 +124,15 @@ def _login_parser(sub: Any) -> None:
         "--username bot \\\n      --store file:~/.config/ci-creds.json --password-stdin\n",
         _login,
     )
-    _account_args(p)
+    _account_args(p, sends=True)
     g = p.add_argument_group("how the token is used (saved in the profile)")
-    g.add_argument("--origin", action="append", dest="origins", help="where tokens may go (repeat)")
+    g.add_argument(
+        "--origin",
+        action="append",
+        dest="origins",
+        metavar="ORIGIN",
+        help="where tokens may go, e.g. https://api.example.com (repeat)",
+    )
     g.add_argument("--placement", help="bearer (default), basic, header:NAME or query:NAME")
     g = p.add_argument_group("secrets")
     g.add_argument(
@@ -166,7 +182,7 @@ def _token_parser(sub: Any) -> None:
         "https://api.example.com/api/data\n",
         _token,
     )
-    _account_args(p)
+    _account_args(p, sends=True)
 
 
 def _logout_parser(sub: Any) -> None:
@@ -303,7 +319,7 @@ def _auth(
         # without the flag finds it (a profile says so with client_secret = "stored").
         settings = {**settings, "client_secret": _profiles.STORED}
     grant, kwargs = _profiles.arguments(
-        settings, allow_insecure_http=args.allow_insecure_http, prompt=False
+        settings, allow_insecure_http=getattr(args, "allow_insecure_http", False), prompt=False
     )
     if client_secret is not None:
         grant = dataclasses.replace(grant, client_secret=client_secret)  # type: ignore[type-var]

@@ -127,6 +127,8 @@ def test_version_and_help_per_subcommand(env: dict[str, str]) -> None:
         if command != "login":
             assert not any(o in text for o in login_only), command
     assert "--forget-password" not in cli(["logout", "--help"], env).stdout
+    for command in ("status", "logout"):  # no token request: nothing to allow over http
+        assert "--allow-insecure-http" not in cli([command, "--help"], env).stdout
 
 
 # -- a desktop-like keyring: the whole cycle, logout forgets the password ------------------------
