@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "PasswordGrant": "._grants",
     "Placement": "._placement",
     "Query": "._placement",
+    "RedisStore": "._redis",
     "SilentAuth": "._auth",
     "SilentAuthAdapter": "._adapter",
     "SilentAuthError": "._errors",
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     )
     from ._grants import ClientCredentials, Credentials, Grant, JsonLogin, PasswordGrant
     from ._placement import BasicToken, Bearer, Header, Placement, Query
+    from ._redis import RedisStore
     from ._store import Account, FileStore, KeyringStore, MemoryStore, Store
     from ._token import Token
 
@@ -103,6 +105,7 @@ __all__ = [
     "PasswordGrant",
     "Placement",
     "Query",
+    "RedisStore",
     "SilentAuth",
     "SilentAuthAdapter",
     "SilentAuthError",

@@ -72,7 +72,7 @@ class SilentAuthAdapter(HTTPAdapter):
         ).response
         if self.errors is not None:
             # The flow has recovered a rejected token by now: what is left is the API's answer.
-            self.errors.check(response, stream=stream)
+            self.errors.check(response, stream=stream, rejected=auth.still_rejected(response))
         return response
 
     def __repr__(self) -> str:

@@ -22,19 +22,20 @@ import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit
 
 from requests import PreparedRequest, Response
 
 from ._errors import WITHHELD, ApiError, SilentAuthError, clip, quotable
 from ._origins import origin_of
+from ._placement import query_names
 from ._token import lookup
 
 __all__ = ["ApiErrors"]
 
-#: The largest body read for an error code. A non-streamed body is read by requests anyway; a
-#: streamed one is read only when its Content-Length says it fits (and it is not compressed),
-#: so the caller can still stream a large error body after the exception.
+#: The largest body parsed for an error code. A non-streamed body is read by requests anyway; a
+#: streamed one (``stream=True``) is not read at all, so it can stall or be streamed by the
+#: caller after the exception.
 MAX_BODY = 1024 * 1024
 
 #: Request headers that never carry a credential; every other header value is a secret the
@@ -55,6 +56,19 @@ _PLAIN_HEADERS = frozenset(
 #: Query parameter names that carry a credential (a token, an API key, a signature).
 _SECRET_NAME = re.compile(r"token|key|secret|auth|sig|pass|session|credential|jwt|bearer", re.I)
 
+#: What never reaches a printed message from server text: C0 and C1 controls and DEL (ESC
+#: starts terminal escape sequences, BS and CR overwrite what was printed, 0x9B is an 8-bit
+#: CSI in a latin-1 reason phrase) and the bidi formatting characters (they reorder the line).
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+#: A numeric code longer than this is no code (a JSON number of 4,300 digits is valid).
+_CODE_DIGITS = 64
+
+#: A fragment this long of a secret at least ``_FRAGMENT_OF`` long is not quoted either (a
+#: short prefix, "gho_A1b2...", is how servers name a token without giving it away).
+_FRAGMENT = 20
+_FRAGMENT_OF = 24
+
 Code = str | int
 
 
@@ -73,8 +87,9 @@ def _key(code: object) -> str | None:
 
 
 def _one_line(text: str, limit: int) -> str:
-    """Server text folded onto one line and clipped: a message is printed as is."""
-    return clip(" ".join(text.split()), limit)
+    """Server text folded onto one line, without control characters, and clipped: a message
+    is printed as is, so it must not drive the terminal it is printed on."""
+    return clip(" ".join(_CONTROLS.sub(" ", text).split()), limit)
 
 
 class ApiErrors:
@@ -113,6 +128,11 @@ class ApiErrors:
                     f"ApiErrors messages map an error code (an int or a non-empty str) to a "
                     f"message (a str); got {type(code).__name__} -> {type(message).__name__}"
                 )
+            if table.get(key, message) != message:
+                raise ValueError(
+                    f"ApiErrors messages give the error code {key!r} two messages (codes match "
+                    f"as strings or integers alike: 1005 and '1005' are one code)"
+                )
             table[key] = message
         if max_body < 0:
             raise ValueError("max_body must be >= 0 (bytes of error body read for its code)")
@@ -137,8 +157,10 @@ class ApiErrors:
         """The response hook: raise :class:`ApiError` for a 4xx/5xx answer."""
         self.check(response, stream=bool(kwargs.get("stream", False)))
 
-    def check(self, response: Response, *, stream: bool = False) -> None:
-        if response.status_code >= 400:
+    def check(self, response: Response, *, stream: bool = False, rejected: bool = False) -> None:
+        """Raise for a 4xx/5xx answer, or for any answer the auth still calls a rejected token
+        (``is_rejected`` on a 200 that the one resend did not cure: never a silent failure)."""
+        if response.status_code >= 400 or rejected:
             raise self.error(response, stream=stream)
 
     def error(self, response: Response, *, stream: bool = False) -> ApiError:
@@ -146,10 +168,12 @@ class ApiErrors:
         a body that is not JSON, too large, or unreadable gives the default message."""
         secrets = _request_secrets(response.request)
         payload = _payload(response, stream, self.max_body)
-        code = _code(lookup(payload, self.code_field) if payload is not None else None, secrets)
+        raw_code = lookup(payload, self.code_field) if payload is not None else None
+        code = _code(raw_code, secrets)
         server = lookup(payload, self.message_field) if payload is not None else None
         server_message = _quoted(server, 300, secrets)
-        key = _key(code)
+        # The table is matched on the code as it came, not as shown (clipped at 64 characters).
+        key = _key(raw_code) if code is not None else None
         if key is not None and key in self._messages:
             message = self._messages[key]
         elif server_message:
@@ -175,13 +199,26 @@ class ApiErrors:
         if isinstance(error, SilentAuthError):
             return str(error)
         response = getattr(error, "response", None)
-        if isinstance(response, Response):
-            return str(self.error(response))
+        answered = isinstance(response, Response)
+        if (
+            isinstance(response, Response)
+            and isinstance(response.status_code, int)
+            and response.status_code >= 400
+        ):
+            # A body nobody read yet may be streamed and endless: it is not read.
+            return str(self.error(response, stream=response._content is False))
         if self.default is not None:
             return self.default
         request = getattr(error, "request", None)
         url = getattr(request, "url", None)
-        where = f" to {origin_of(url)}" if isinstance(url, str) and url else ""
+        where = ""
+        if isinstance(url, str) and url:
+            try:
+                where = f" to {origin_of(url)}"
+            except ValueError:  # a URL for another adapter (file://, a custom scheme)
+                where = ""
+        if answered:  # a redirect loop, a body that broke off: not an API error
+            return f"The request{where} failed ({type(error).__name__})"
         return f"The request{where} failed before the server answered ({type(error).__name__})"
 
     def __repr__(self) -> str:
@@ -192,13 +229,13 @@ class ApiErrors:
 
 
 def _payload(response: Response, stream: bool, limit: int) -> Any:
-    """The decoded JSON body, or None (not JSON, too large, unreadable, not yet safe to read)."""
+    """The decoded JSON body, or None (not JSON, too large, unreadable, or streamed)."""
+    if stream and response._content is False and not response._content_consumed:
+        # stream=True means "give me the head, I read the body": a body that stalls or never
+        # ends must not hold get() in this hook (attack review). The caller may read it and
+        # call ``errors.error(response)`` for the code.
+        return None
     try:
-        if stream and response._content is False and not response._content_consumed:
-            length = response.headers.get("Content-Length", "")
-            encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
-            if not (length.isdigit() and int(length) <= limit and encoding == "identity"):
-                return None
         body = response.content
         if not body or len(body) > limit:
             return None
@@ -209,22 +246,46 @@ def _payload(response: Response, stream: bool, limit: int) -> Any:
 
 def _quoted(text: object, limit: int, secrets: tuple[str, ...]) -> str | None:
     """Server text fit to quote: one line, clipped, and None when empty or when it echoes
-    something the request carried (the whole text goes, as for token-endpoint errors)."""
+    something the request carried (the whole text goes, as for token-endpoint errors).
+
+    The echo is looked for before folding and clipping (a secret past the clip would be
+    half quoted), ignoring case, percent-encoding and control characters in between; and a
+    long fragment of a long secret in what would be shown (a token's tail, its middle)."""
     if not isinstance(text, str) or not text.strip():
         return None
-    quoted = quotable(_one_line(text, limit), secrets)
-    return None if quoted == WITHHELD else quoted
+    folded = tuple(secret.casefold() for secret in secrets)
+    if _echoes(text, folded):
+        return None
+    shown = _one_line(text, limit)
+    fragments = tuple(
+        secret[i : i + _FRAGMENT]
+        for secret in folded
+        if len(secret) >= _FRAGMENT_OF
+        for i in range(len(secret) - _FRAGMENT + 1)
+    )
+    if fragments and _echoes(shown, fragments):
+        return None
+    return shown or None
+
+
+def _echoes(text: str, folded: tuple[str, ...]) -> bool:
+    """Whether ``text`` holds one of the (case-folded) secrets, as is, folded onto one line,
+    with control characters taken out, or percent-decoded."""
+    views = {text, " ".join(text.split()), _CONTROLS.sub("", text), unquote(text)}
+    views.add(unquote_plus(text))
+    return any(quotable(view.casefold(), folded) == WITHHELD for view in views)
 
 
 def _code(value: Any, secrets: tuple[str, ...]) -> Code | None:
     if _key(value) is None:
         return None
-    if isinstance(value, float):
-        return int(value)
     if isinstance(value, str):
         return _quoted(value, 64, secrets)
-    code: int = value
-    return code
+    number = int(value)  # an int, or a float with an integral value (1005.0)
+    if abs(number) >= 10**_CODE_DIGITS:
+        return None
+    # A numeric secret (an API key, a PIN) echoed as a JSON number is no more quotable.
+    return None if _quoted(str(number), _CODE_DIGITS, secrets) is None else number
 
 
 def _status_line(response: Response, secrets: tuple[str, ...]) -> str:
@@ -244,7 +305,8 @@ def _request_secrets(request: PreparedRequest | None) -> tuple[str, ...]:
     if request is None:
         return ()
     found: list[str] = []
-    for name, value in (request.headers or {}).items():
+    for name, given in (request.headers or {}).items():
+        value = given.decode("latin-1") if isinstance(given, bytes) else given
         if name.lower() in _PLAIN_HEADERS or not isinstance(value, str):
             continue
         found.append(value)
@@ -258,8 +320,12 @@ def _request_secrets(request: PreparedRequest | None) -> tuple[str, ...]:
     # A query value is a secret when its name says so (``access_token``, ``api_key``, ``sig``):
     # a server quoting back a search word or a page number is ordinary, and withholding those
     # would lose the message.
+    # A ``Query`` placement's own parameter is one whatever its name.
     query = urlsplit(request.url or "").query
-    found.extend(value for name, value in parse_qsl(query) if _SECRET_NAME.search(name))
+    ours = query_names()
+    found.extend(
+        value for name, value in parse_qsl(query) if name in ours or _SECRET_NAME.search(name)
+    )
     return tuple(s.strip() for s in found if s and s.strip())
 
 

@@ -143,8 +143,24 @@ class SilentAuth(requests.auth.AuthBase):
         r.register_hook("response", functools.partial(self._on_response, hop))
         if self.errors is not None:
             # After ours, so it sees the answer to a recovered rejection's resend.
-            r.register_hook("response", self.errors)
+            r.register_hook("response", self._api_errors)
         return r
+
+    def _api_errors(self, r: Response, **kwargs: Any) -> None:
+        # This API's error table is for this API's answers: another origin the session talks
+        # to (or a redirect leads to) has codes of its own, as the adapter's mounted origin is.
+        if self.errors is not None and self.policy.origins.match(r.url) is not None:
+            stream = bool(kwargs.get("stream", False))
+            self.errors.check(r, stream=stream, rejected=self.still_rejected(r))
+
+    def still_rejected(self, r: Response) -> bool:
+        """``is_rejected`` says a final answer (a 2xx or 3xx one) is still a rejected token:
+        the one resend did not cure it, and it must not pass as a success."""
+        return (
+            r.status_code < 400
+            and self.policy.is_rejected is not None
+            and (self.policy.is_rejected(r))
+        )
 
     def _on_response(self, hop: _Hop, r: Response, **kwargs: Any) -> Response:
         connection = r.connection  # the adapter that answered: resend through the same one

@@ -144,13 +144,18 @@ class ApiError(requests.HTTPError):
 
     def __reduce__(self) -> tuple[object, ...]:
         # Pickling (multiprocessing, concurrent.futures) keeps the fields, not the response.
+        # A subclass (an application's own) comes back as itself.
         return (
             _rebuild_api_error,
-            (self.message, self.status_code, self.code, self.server_message),
+            (self.message, self.status_code, self.code, self.server_message, type(self)),
         )
 
 
 def _rebuild_api_error(
-    message: str, status_code: int, code: str | int | None, server_message: str | None
+    message: str,
+    status_code: int,
+    code: str | int | None,
+    server_message: str | None,
+    cls: type[ApiError] = ApiError,
 ) -> ApiError:
-    return ApiError(message, status_code=status_code, code=code, server_message=server_message)
+    return cls(message, status_code=status_code, code=code, server_message=server_message)

@@ -135,6 +135,11 @@ _redact = _RedactQuery()
 logging.getLogger("urllib3.connectionpool").addFilter(_redact)
 
 
+def query_names() -> frozenset[str]:
+    """The parameter names every ``Query`` placement made so far puts a token in."""
+    return frozenset(_redact.names)
+
+
 class Query:
     """The token as a query parameter (RFC 6750 §2.3 allows it; prefer a header: URLs end up in
     server logs)."""

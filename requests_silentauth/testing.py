@@ -704,7 +704,12 @@ class _Handler(BaseHTTPRequestHandler):
         code, message = params.get("code", [None])[0], params.get("message", [None])[0]
         if params.get("echo"):
             message = f"token {self._presented_token()} is not valid for this call"
-        value: int | str | None = int(code) if code is not None and code.isdigit() else code
+        # A number stays a JSON number (negative ones too, up to the 4,300 digits json can
+        # write); anything else ("²", "E01") is a string code.
+        numeric = code is not None and code.lstrip("-").isascii() and code.lstrip("-").isdigit()
+        value: int | str | None = code
+        if numeric and code is not None and code.count("-") <= 1 and len(code) <= 4300:
+            value = int(code)
         shape = params.get("shape", ["flat"])[0]
         if shape == "text":
             return _Reply(int(status), f"error {code}: {message}".encode(), "text/plain")

@@ -17,8 +17,9 @@ def test_exported_names_are_pinned_and_sorted() -> None:
         "Credentials",
         "CredentialsNotFound", "FileStore", "Grant", "Header", "InsecureTransportError",
         "InvalidCredentials", "JsonLogin", "KeyringStore", "MemoryStore", "PasswordGrant",
-        "Placement", "Query", "SilentAuth", "SilentAuthAdapter", "SilentAuthError", "Store",
-        "StoreError", "Token", "TokenEndpointError", "UnreplayableBodyError", "__version__",
+        "Placement", "Query", "RedisStore", "SilentAuth", "SilentAuthAdapter", "SilentAuthError",
+        "Store", "StoreError", "Token", "TokenEndpointError", "UnreplayableBodyError",
+        "__version__",
     }  # fmt: skip
     for name in requests_silentauth.__all__:
         if name == "__version__":
@@ -82,5 +83,15 @@ def test_import_loads_nothing_until_a_name_is_used() -> None:
 
 def test_import_does_not_load_keyring() -> None:
     code = "import sys, requests_silentauth; print('keyring' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_import_does_not_load_redis() -> None:
+    """Issue 11: redis is an extra, imported when a RedisStore first talks to Redis."""
+    code = (
+        "import sys, requests_silentauth as r; r.RedisStore('redis://127.0.0.1:1/0'); "
+        "print('redis' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -7,6 +7,7 @@ import io
 import json
 import pickle
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -129,17 +130,19 @@ def test_a_body_over_the_limit_is_not_parsed() -> None:
     assert raised(ApiErrors(TABLE, max_body=1000), response(400, body)).code == 1005
 
 
-def test_a_streamed_body_is_read_only_when_its_length_says_it_fits() -> None:
+def test_a_streamed_body_is_left_to_the_caller() -> None:
     data = json.dumps({"error_code": 1005}).encode()
-    unknown = response(400, raw=data, streamed=True)
-    assert raised(ApiErrors(TABLE), unknown, stream=True).code is None
-    assert unknown.raw.read() == data  # left for the caller to stream
-    sized = response(400, raw=data, streamed=True, headers={"Content-Length": str(len(data))})
-    assert raised(ApiErrors(TABLE), sized, stream=True).code == 1005
-    assert sized.content == data  # still readable after the hook read it
-    packed = {"Content-Length": str(len(data)), "Content-Encoding": "gzip"}
-    gzipped = response(400, raw=data, streamed=True, headers=packed)
-    assert raised(ApiErrors(TABLE), gzipped, stream=True).code is None
+    for headers in ({}, {"Content-Length": str(len(data))}):
+        streamed = response(400, raw=data, streamed=True, headers=headers)
+        assert raised(ApiErrors(TABLE), streamed, stream=True).code is None
+        assert streamed.raw.read() == data  # not touched: the caller streams it
+    # ... who may read it and ask for the code then
+    later = response(400, raw=data, streamed=True)
+    assert ApiErrors(TABLE).error(later).code == 1005
+    # a body already read (requests read it, or the caller did) is used as it is
+    read = response(400, raw=data, streamed=True)
+    assert read.content == data
+    assert raised(ApiErrors(TABLE), read, stream=True).code == 1005
 
 
 def test_a_body_that_breaks_off_gives_the_default_not_an_exception_from_the_hook() -> None:
@@ -271,3 +274,219 @@ def test_query_values_under_ordinary_names_may_be_quoted() -> None:
     body = {"error_code": 3001, "msg": "No journal astronomy weekly (recentissues)"}
     r = response(404, body, req=req)
     assert raised(ApiErrors(message_field="msg"), r).server_message == body["msg"]
+
+
+# -- attack review (wt-attack12) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "\x1b[2J\x1b[31mCall +1 555 0100 now",  # ANSI: clear the screen, paint it red
+        "Bad\x1b]0;pwned\x07 title",  # OSC: set the terminal's title
+        "\x9b2J 8-bit CSI",  # C1 control (a latin-1 reason phrase can carry it)
+        "ok\x08\x08\x08\x7fFAIL",  # backspaces overwrite what was printed
+        "abc\u202eevil\u2066x\u2069",  # bidi overrides reorder the line
+        "nul\x00byte",
+    ],
+)
+def test_server_text_never_carries_terminal_controls(hostile: str) -> None:
+    """A message is printed as is; a hostile server must not drive the terminal with it."""
+    for field in ("msg", "reason", "code"):
+        body = {"error_code": hostile if field == "code" else 9, "msg": hostile}
+        r = response(400, body, reason=hostile if field == "reason" else "")
+        err = raised(ApiErrors(message_field="msg" if field == "msg" else None), r)
+        shown = f"{err} {err.message} {err.server_message} {err.code}"
+        assert not any(
+            ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or c in "\u202e\u2066\u2069" for c in shown
+        ), (field, shown)
+
+
+def test_a_code_longer_than_the_shown_clip_still_matches_the_table() -> None:
+    """Java-style codes (exception class names) run past 64 characters."""
+    long = "org.springframework.web.bind.MissingServletRequestParameterException"
+    err = raised(ApiErrors({long: "A parameter is missing"}), response(400, {"error_code": long}))
+    assert err.message == "A parameter is missing"
+
+
+def test_a_secret_past_the_clip_is_not_half_quoted() -> None:
+    """Clipping first and looking for the secret after left its first characters in."""
+    msg = "y" * 290 + " " + TOKEN
+    err = raised(ApiErrors(message_field="msg"), response(400, {"error_code": 9, "msg": msg}))
+    assert TOKEN[:6] not in str(err) and err.server_message is None
+    code = "x" * 60 + TOKEN
+    err = raised(ApiErrors(), response(400, {"error_code": code}))
+    assert err.code is None and TOKEN[:4] not in str(err)
+
+
+def test_a_password_with_runs_of_spaces_is_not_quoted_folded() -> None:
+    basic = "Basic " + base64.b64encode(b"alice:my  pass  word").decode()
+    body = {"error_code": 9, "msg": "wrong password my  pass  word"}
+    err = raised(
+        ApiErrors(message_field="msg"), response(401, body, req=request(Authorization=basic))
+    )
+    assert "my pass word" not in str(err) and err.server_message is None
+
+
+def test_a_query_placement_under_a_custom_name_is_a_secret() -> None:
+    from requests_silentauth import Query
+
+    Query("t")  # the placement registers its parameter name
+    req = request(url=f"https://api.test/x?t={TOKEN}&page=2")
+    body = {"error_code": 9, "msg": f"token {TOKEN} expired"}
+    err = raised(ApiErrors(message_field="msg"), response(401, body, req=req))
+    assert TOKEN not in str(err) and err.server_message is None
+
+
+@pytest.mark.parametrize(
+    ("secret", "echo"),
+    [
+        ("abc/def+ghi=jklmno", "access_token=abc%2Fdef%2Bghi%3Djklmno"),  # percent-encoded
+        (TOKEN, TOKEN.upper()),  # another case
+        (TOKEN + "/x=", quote(TOKEN + "/x=", safe="")),
+    ],
+)
+def test_a_secret_echoed_encoded_or_in_another_case_is_not_quoted(secret: str, echo: str) -> None:
+    req = request(url=f"https://api.test/x?access_token={quote(secret, safe='')}")
+    req.headers["Authorization"] = f"Bearer {secret}"
+    body = {"error_code": 9, "msg": f"rejected {echo}"}
+    err = raised(ApiErrors(message_field="msg"), response(401, body, req=req))
+    assert err.server_message is None and echo not in str(err)
+
+
+def test_a_credential_header_given_as_bytes_is_a_secret() -> None:
+    req = request()
+    req.headers["X-Api-Key"] = b"k3y-0f-the-app"
+    body = {"error_code": 9, "msg": "bad key k3y-0f-the-app"}
+    err = raised(ApiErrors(message_field="msg"), response(401, body, req=req))
+    assert "k3y-0f-the-app" not in str(err) and err.server_message is None
+
+
+def test_explain_never_raises_for_an_odd_url_and_never_calls_a_redirect_an_error() -> None:
+    errors = ApiErrors(default="Network trouble")
+    odd = requests.ConnectionError("x", request=requests.Request("GET", "file:///etc/x").prepare())
+    assert errors.explain(odd) == "Network trouble"
+    line = ApiErrors().explain(odd)
+    assert line == "The request failed before the server answered (ConnectionError)"
+    hop = response(302, raw=b"", reason="Found")
+    assert errors.explain(requests.TooManyRedirects("30", response=hop)) == "Network trouble"
+
+
+class _Endless(io.RawIOBase):
+    """A body that never ends; counts what was read from it."""
+
+    def __init__(self) -> None:
+        self.read_bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        b[:] = b"x" * len(b)
+        self.read_bytes += len(b)
+        if self.read_bytes > 64 * MAX:  # a guard: fail the test, never hang it
+            raise AssertionError("read far past the limit")
+        return len(b)
+
+
+MAX = 64 * 1024
+
+
+def test_a_streamed_body_longer_than_its_content_length_is_read_no_further_than_the_limit() -> None:
+    """A chunked answer that also sends a small Content-Length: the length is ignored on the
+    wire, so the hook must bound the read itself (an endless body would hang the caller)."""
+    body = _Endless()
+    r = response(400)
+    r._content = False
+    r.headers.update({"Content-Length": "100", "Transfer-Encoding": "chunked"})
+    r.raw = HTTPResponse(body, preload_content=False)
+    err = raised(ApiErrors(TABLE, default="Failed", max_body=MAX), r, stream=True)
+    assert str(err) == "Failed (HTTP 400)"
+    assert body.read_bytes <= 2 * MAX
+
+
+def test_explain_on_a_streamed_error_does_not_read_an_endless_body() -> None:
+    body = _Endless()
+    r = response(500)
+    r._content = False
+    r.raw = HTTPResponse(body, preload_content=False)
+    line = ApiErrors(default="Failed", max_body=MAX).explain(requests.HTTPError("500", response=r))
+    assert line == "Failed (HTTP 500)" and body.read_bytes == 0
+
+
+@pytest.mark.parametrize("raw", [b'{"error_code": ' + b"9" * 4300 + b"}", b'{"error_code": 1e300}'])
+def test_an_absurdly_long_number_is_no_code(raw: bytes) -> None:
+    err = raised(ApiErrors(default="Failed"), response(400, raw=raw))
+    assert str(err) == "Failed (HTTP 400)" and err.code is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"error_code": NaN}',
+        b'{"error_code": Infinity}',
+        b'{"error_code": -Infinity}',
+        b'{"error_code": 1e400}',
+        b'{"error_code": ' + b"9" * 5000 + b"}",  # past int's 4300-digit conversion limit
+        b'{"error_code": {"nested": 1}}',
+        b'{"error_code": [1005]}',
+        b'{"error_code": null}',
+        b'{"error_code": 1005.5}',
+        b'{"error_code": "   "}',
+        b"\xef\xbb\xbf{}",  # a UTF-8 BOM
+        b'{"error_code": "\\ud800"}',  # a lone surrogate
+    ],
+)
+def test_odd_codes_are_no_code_and_never_an_exception_from_the_hook(raw: bytes) -> None:
+    err = raised(ApiErrors(TABLE, default="Failed"), response(400, raw=raw))
+    assert err.message in {"Failed"} or err.code is not None
+
+
+def test_a_response_without_a_request_still_gives_an_api_error() -> None:
+    r = response(400, {"error_code": 1005})
+    r.request = None  # type: ignore[assignment]
+    assert str(raised(ApiErrors(TABLE), r)) == "Wrong developer key (1005, HTTP 400)"
+
+
+def test_negative_codes_and_leading_zeros() -> None:
+    assert raised(ApiErrors({-1: "neg"}), response(400, {"error_code": "-1"})).message == "neg"
+    # "01005" is a string code of its own: it is not the number 1005.
+    err = raised(ApiErrors(TABLE, default="Failed"), response(400, {"error_code": "01005"}))
+    assert err.message == "Failed" and err.code == "01005"
+
+
+class Mine(ApiError):
+    """An application's own ApiError."""
+
+
+def test_a_subclass_of_api_error_pickles_as_itself() -> None:
+    back = pickle.loads(pickle.dumps(Mine("m", status_code=400, code=7)))
+    assert type(back) is Mine and (back.code, str(back)) == (7, "m (7, HTTP 400)")
+
+
+def test_a_long_fragment_of_the_token_is_not_quoted() -> None:
+    """A server that quotes a good part of the token (its tail, its middle) leaks most of it."""
+    token = "gho_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"
+    req = request(Authorization=f"Bearer {token}")
+    for fragment in (token[-24:], token[6:30]):
+        body = {"error_code": 9, "msg": f"token ...{fragment} has expired"}
+        err = raised(ApiErrors(message_field="msg"), response(401, body, req=req))
+        assert fragment not in str(err) and err.server_message is None
+    # A short prefix, the usual way of naming a token without giving it away, may be quoted.
+    body = {"error_code": 9, "msg": f"token {token[:8]}... has expired"}
+    err = raised(ApiErrors(message_field="msg"), response(401, body, req=req))
+    assert err.server_message == body["msg"]
+
+
+def test_one_code_with_two_messages_is_a_clear_error() -> None:
+    """1005 and "1005" are one code: a table giving them two messages is ambiguous."""
+    with pytest.raises(ValueError, match="1005"):
+        ApiErrors({1005: "Wrong developer key", "1005": "Bad key"})
+    assert ApiErrors({1005: "Same", " 1005": "Same"})._messages == {"1005": "Same"}
+
+
+def test_a_numeric_code_that_is_a_numeric_secret_is_not_shown() -> None:
+    """A numeric API key (or a PIN-like password) echoed as the error code, as a JSON number."""
+    req = request(**{"X-Api-Key": "80085511"})
+    err = raised(ApiErrors(default="Failed"), response(403, {"error_code": 80085511}, req=req))
+    assert "80085511" not in str(err) and err.code is None
