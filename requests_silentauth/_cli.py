@@ -416,6 +416,7 @@ def _login(args: argparse.Namespace, out: TextIO) -> int:
     name = _profile_name(args)
     if name:
         _profiles.check_savable(settings)
+        _profiles.check_writable()  # before the login, not after it
     grant = settings.get("grant") or "password"
     if args.client_secret_stdin:
         if not settings.get("client_id"):
@@ -658,6 +659,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         (_Usage, EXIT_USAGE),
         (ValueError, EXIT_USAGE),
         (TypeError, EXIT_USAGE),
+        (OSError, EXIT_FAILURE),  # e.g. the profiles folder is not writable: no traceback
     )
     try:
         code: int = args.run(args, sys.stdout)

@@ -126,6 +126,19 @@ def check_savable(settings: Mapping[str, Any]) -> None:
         raise ValueError("a profile never holds a client secret; use --client-secret-stdin")
 
 
+def check_writable(path: Path | None = None) -> None:
+    """Fail before a login, not after it, when the profiles file cannot be written: its folder
+    is made and a temporary file tried in it. Raises ``OSError`` naming the path."""
+    path = path or config_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".profiles-", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise OSError(f"cannot write profiles in {path.parent}: {exc.strerror}") from None
+
+
 def absolute_store(text: str) -> str:
     """``file:PATH`` with PATH made absolute (issue 9: a relative path saved in a profile would
     point elsewhere from another folder); any other store unchanged."""

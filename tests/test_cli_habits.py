@@ -245,6 +245,22 @@ def test_memory_store_is_refused_and_plain_http_gets_cli_advice(
     )
 
 
+def test_an_unwritable_profiles_file_is_a_message_not_a_traceback(
+    server_factory: Callable[..., TokenServer], env: dict[str, str]
+) -> None:
+    # Its folder cannot be made, even by root (read: not there; written: refused).
+    config = Path("/proc/silentauth-test/profiles.toml")
+    srv = server_factory(clients={})
+    r = cli(
+        [*login_args(srv), "--password-stdin"],
+        {**env, "SILENTAUTH_CONFIG": str(config)},
+        stdin=PASSWORD + "\n",
+    )
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith("silentauth: cannot write profiles in /proc/silentauth-test")
+    assert PASSWORD not in r.stderr and srv.counts["token"] == 0  # said before any login
+
+
 def test_a_wrong_token_url_says_the_status_and_the_path(
     server_factory: Callable[..., TokenServer], env: dict[str, str]
 ) -> None:
