@@ -5,6 +5,7 @@ to the shared ``Flow``; the resend goes through the connection that answered, li
 from __future__ import annotations
 
 import functools
+import shlex
 import sys
 import types
 from collections.abc import Callable, Iterable, Mapping
@@ -13,11 +14,11 @@ from typing import Any
 import requests
 from requests import PreparedRequest, Response
 
-from . import _profiles, _revocation
 from ._apierrors import ApiErrors
 from ._endpoint import Timeout, TokenClient, token_request_active
 from ._flow import Policy, attach, drive, respond
 from ._grants import CallableLogin, Credentials, Grant, callable_identity
+from ._hints import login_command
 from ._manager import TokenManager
 from ._origins import OriginSet, origin_of
 from ._placement import Bearer, Placement
@@ -106,6 +107,9 @@ class SilentAuth(requests.auth.AuthBase):
             login_backoff=login_backoff,
             token_timeout=token_timeout,
         )
+        self._manager.vault.login_command = login_command(
+            grant, username, self.store, allow_insecure_http=allow_insecure_http
+        )
         self.policy = Policy(
             origins=origin_set,
             placement=placement if placement is not None else Bearer(),
@@ -118,8 +122,12 @@ class SilentAuth(requests.auth.AuthBase):
     def from_profile(cls, name: str, **overrides: Any) -> SilentAuth:
         """The auth saved by ``silentauth login --profile NAME`` (settings only; secrets come
         from the store). Keyword arguments override or add SilentAuth options."""
+        from . import _profiles
+
         grant, kwargs = _profiles.arguments(_profiles.load(name), **overrides)
-        return cls(grant, **kwargs)
+        auth = cls(grant, **kwargs)
+        auth._manager.vault.login_command = f"silentauth login --profile {shlex.quote(name)}"
+        return auth
 
     # -- requests' AuthBase: a thin driver of the flow -------------------------------------
 
@@ -201,6 +209,8 @@ class SilentAuth(requests.auth.AuthBase):
         ``"failed"`` (logged; the local logout happens all the same)."""
         outcome = None
         if revoke:
+            from . import _revocation  # only a logout that revokes needs it (import cost)
+
             outcome = _revocation.revoke(
                 self.grant, self._client, self._manager, self.token_timeout
             )

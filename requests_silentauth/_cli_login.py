@@ -19,18 +19,7 @@ from ._auth import SilentAuth
 from ._interaction import DeviceAuthorization
 from ._interactive import DeviceCode, default_show
 
-__all__ = ["Countdown", "add_options", "login", "wanted"]
-
-
-def add_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--issuer", help="the identity provider's issuer URL (endpoints discovered)")
-    how = p.add_mutually_exclusive_group()
-    how.add_argument("--device", action="store_true", help="log in with a device code")
-    how.add_argument("--browser", action="store_true", help="log in with a browser (PKCE)")
-
-
-def wanted(args: argparse.Namespace) -> bool:
-    return bool(getattr(args, "device", False) or getattr(args, "browser", False))
+__all__ = ["Countdown", "login"]
 
 
 class Countdown:
@@ -81,7 +70,8 @@ def _isatty(stream: TextIO) -> bool:
 
 def login(args: argparse.Namespace, out: TextIO, settings: dict[str, Any]) -> int:
     """Log in interactively, save the profile, and say until when the token is valid."""
-    settings["grant"] = "device" if args.device else "browser"
+    if args.device or args.browser:  # else the profile's own grant (device or browser)
+        settings["grant"] = "device" if args.device else "browser"
     if not settings.get("client_id"):
         raise ValueError("--device and --browser need --client-id")
     grant, kwargs = _profiles.arguments(

@@ -43,7 +43,7 @@ import requests
 import urllib3
 from requests.auth import AuthBase, HTTPBasicAuth
 
-from ._errors import TokenEndpointError
+from ._errors import TokenEndpointError, clip
 from ._origins import check_transport, is_loopback, origin_of
 
 log = logging.getLogger("requests_silentauth")
@@ -240,7 +240,8 @@ def judge(
         ctype = (arrived.content_type or "no content type")[:60]
         raise TokenEndpointError(
             f"the token endpoint at {where} answered {status} with a body that is not a JSON "
-            f"object ({ctype}); is the token URL right?",
+            f"object ({ctype}) for POST {clip(urlsplit(arrived.url).path or '/', 80)}: a web "
+            "page or an API, not a token endpoint; check the token URL",
             retryable=False,
             status_code=status,
         )

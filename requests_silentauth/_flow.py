@@ -23,7 +23,7 @@ from requests.cookies import extract_cookies_to_jar
 from ._challenge import bearer_error
 from ._endpoint import Timeout
 from ._errors import UnreplayableBodyError
-from ._origins import Origin, OriginSet, check_transport, env_proxied, transport_ok
+from ._origins import Origin, OriginSet, check_transport, env_proxied, origin_of, transport_ok
 from ._placement import Placement, put, relocate
 from ._token import Token
 
@@ -53,6 +53,8 @@ class Policy:
     #: Whether a proxy from the environment would carry a request to this URL (the loopback
     #: exemption from https holds only for a request that stays on this machine).
     proxied: Callable[[Origin], bool] = field(default=env_proxied)
+    #: Origins already named in the "token withheld" warning (issue 9: said once per origin).
+    withheld: set[str] = field(default_factory=set, compare=False, repr=False)
 
     def may_carry(self, url: str | None) -> bool:
         """Whether a token may go to ``url``: an allowed origin, over https or to loopback (or
@@ -135,6 +137,30 @@ def rejection_reason(policy: Policy, response: Response) -> str | None:
     return reason
 
 
+def _warn_withheld(policy: Policy, response: Response) -> None:
+    """A rejection from an origin our token may not go to: the user likely forgot to allow it
+    (issue 9: today a bare 401). Said once per origin, at WARNING; never the token."""
+    if response.status_code not in policy.reauth_on or response.request is None:
+        return
+    url = response.request.url
+    if not url or policy.origins.match(url) is not None:
+        return
+    try:
+        origin = str(origin_of(url))
+    except ValueError:
+        return
+    if origin in policy.withheld:
+        return
+    policy.withheld.add(origin)
+    log.warning(
+        "%s answered %s to a request sent without a token: its origin is not one the token "
+        "may go to (%s); add it to origins= (silentauth: --origin) if it should get one",
+        origin,
+        response.status_code,
+        ", ".join(str(o) for o in policy.origins),
+    )
+
+
 def replayable(request: PreparedRequest) -> bool:
     """Rewind the body if it can be resent identically; False when it cannot (generators,
     consumed or non-seekable streams)."""
@@ -183,6 +209,8 @@ def respond(policy: Policy, response: Response, sent: Token | None) -> Flow[Outc
     # A response the other layer (adapter or hook) already recovered is not recovered again,
     # but its redirect is still guarded for this layer's token.
     recovered = response in RESENT
+    if sent is None and not recovered:
+        _warn_withheld(policy, response)
     while not recovered and token is not None and not renewed and resends < MAX_RESENDS:
         reason = rejection_reason(policy, response)
         if reason is None:

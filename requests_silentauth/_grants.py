@@ -25,7 +25,7 @@ import requests
 
 from ._discovery import check_issuer, discover
 from ._endpoint import Answer, Timeout, TokenClient, seconds
-from ._errors import InvalidCredentials, SilentAuthError, TokenEndpointError
+from ._errors import InvalidCredentials, SilentAuthError, TokenEndpointError, clip
 from ._errors import quotable as _quotable
 from ._origins import origin_of, shown
 from ._token import Token, fingerprint, lookup
@@ -117,11 +117,47 @@ def _endpoint_url(url: str) -> None:
         )
 
 
+def _path(url: str) -> str:
+    """The URL's path for a message (no query: it may carry anything)."""
+    return clip(urlsplit(url).path or "/", 80)
+
+
+#: RFC 6750 §3.1 codes: what an API protected by tokens answers, never a token endpoint.
+_RESOURCE_ERRORS = ("invalid_token", "insufficient_scope", "invalid_request_token")
+
+
+def _wrong_url(answer: Answer, url: str) -> TokenEndpointError | None:
+    """A refusal that says the URL is not a token endpoint at all (issue 9: say the status and
+    the path, not "refused the login (not_found)")."""
+    error, _ = answer.oauth_error()
+    if answer.status in (404, 405, 410):
+        why = "no token endpoint there"
+    elif error in _RESOURCE_ERRORS:
+        why = (
+            f"{error} is how an API answers a request without a token, so this looks like an "
+            "API, not a token endpoint"
+        )
+    else:
+        return None
+    return TokenEndpointError(
+        f"the token endpoint at {_where(url)} answered {answer.status} for POST {_path(url)}: "
+        f"{why}; check the token URL",
+        retryable=False,
+        error=error,
+        status_code=answer.status,
+    )
+
+
 def _token_from(answer: Answer, **fields: Any) -> Token:
     try:
         return Token.from_response(answer.payload, sent_at=answer.sent_at, **fields)
     except ValueError as exc:
         problem = str(exc)  # our own wording, never a token (see _token)
+    token_field = str(fields.get("token_field") or "access_token").split(".")[0]
+    if isinstance(answer.payload, Mapping) and token_field not in answer.payload:
+        problem += (
+            f"; {_path(answer.url)} looks like an API, not a token endpoint: check the token URL"
+        )
     # Raised outside the ``except``, so the error has no context at all.
     raise TokenEndpointError(
         f"the token endpoint at {_where(answer.url)} answered {answer.status}, but {problem}",
@@ -134,6 +170,9 @@ def _refused(
     answer: Answer, url: str, *, during: str, secrets: tuple[str | None, ...] = ()
 ) -> SilentAuthError:
     """Map an OAuth2 refusal (RFC 6749 §5.2) that is not ``invalid_grant`` on a refresh."""
+    wrong = _wrong_url(answer, url)
+    if wrong is not None:
+        return wrong
     error, description = answer.oauth_error()
     error, description = _quotable(error, secrets), _quotable(description, secrets)
     detail = f"{error}: {description}" if description else (error or f"status {answer.status}")
@@ -479,6 +518,9 @@ class JsonLogin:
 
 
 def _json_refused(answer: Answer, url: str, secrets: tuple[str | None, ...]) -> SilentAuthError:
+    wrong = _wrong_url(answer, url)
+    if wrong is not None:
+        return wrong
     payload = answer.payload if isinstance(answer.payload, Mapping) else {}
     code = next(
         (payload[k] for k in ("error", "code", "errcode", "error_code") if k in payload), None

@@ -18,12 +18,33 @@ from typing import Any
 from ._grants import ClientCredentials, Grant, JsonLogin, PasswordGrant
 from ._interactive import AuthorizationCode, DeviceCode
 from ._placement import BasicToken, Bearer, Header, Placement, Query
-from ._store import FileStore, KeyringStore, MemoryStore, Store
+from ._store import Account, FileStore, KeyringStore, MemoryStore, Store
 
 FIELDS = (
-    "grant", "url", "username", "client_id", "scope", "origins", "placement", "store", "issuer",
-)  # fmt: skip
+    "grant",
+    "url",
+    "username",
+    "client_id",
+    "scope",
+    "origins",
+    "placement",
+    "store",
+    "issuer",
+    # A confidential client's secret is never written here: "stored" says it is in the store.
+    "client_secret",
+    # --grant json: the body and field mapping (bodies as JSON text).
+    "body",
+    "token_field",
+    "refresh_field",
+    "expires_in_field",
+    "refresh_url",
+    "refresh_body",
+)
 GRANTS = ("password", "client_credentials", "json", "device", "browser")
+#: The one value ``client_secret`` may have in a profile.
+STORED = "stored"
+#: The user name under which a password grant's confidential client secret is stored.
+CLIENT_SECRET_USER = "client:{client_id}"
 HEADER = "# requests-silentauth profiles: settings only, never secrets"
 
 
@@ -68,6 +89,7 @@ def save(name: str, settings: Mapping[str, Any], path: Path | None = None) -> Pa
     file in the same folder and ``os.replace``), so a failed or odd write leaves the old file
     whole (issue 7, behaviour 16)."""
     path = path or config_path()
+    check_savable(settings)
     profiles = load_all(path)
     profiles[name] = {k: v for k, v in settings.items() if k in FIELDS and v not in (None, [])}
     wanted = {
@@ -92,6 +114,40 @@ def save(name: str, settings: Mapping[str, Any], path: Path | None = None) -> Pa
             os.unlink(tmp)
         raise
     return path
+
+
+def check_savable(settings: Mapping[str, Any]) -> None:
+    """Refuse what a profile must never hold or could never use (issue 9)."""
+    if settings.get("store") == "memory":
+        raise ValueError(
+            "--store memory keeps nothing after the command ends, so a profile using it would "
+            "never work; use keyring (the default) or --store file:PATH"
+        )
+    if settings.get("client_secret") not in (None, STORED):
+        # The one field that could carry a secret: only the marker is ever written.
+        raise ValueError("a profile never holds a client secret; use --client-secret-stdin")
+
+
+def check_writable(path: Path | None = None) -> None:
+    """Fail before a login, not after it, when the profiles file cannot be written: its folder
+    is made and a temporary file tried in it. Raises ``OSError`` naming the path."""
+    path = path or config_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".profiles-", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise OSError(f"cannot write profiles in {path.parent}: {exc.strerror}") from None
+
+
+def absolute_store(text: str) -> str:
+    """``file:PATH`` with PATH made absolute (issue 9: a relative path saved in a profile would
+    point elsewhere from another folder); any other store unchanged."""
+    kind, _, arg = text.partition(":")
+    if kind == "file" and arg:
+        return "file:" + os.path.abspath(os.path.expanduser(arg))
+    return text
 
 
 def _parse(text: str) -> dict[str, Any]:
@@ -189,8 +245,14 @@ def arguments(settings: Mapping[str, Any], **overrides: Any) -> tuple[Grant, dic
         raise ValueError("the profile has no url (the login or token endpoint) or issuer")
     client_id, scope = _text(settings, "client_id"), _text(settings, "scope")
     grant: Grant
+    store = overrides.get("store") or parse_store(_text(settings, "store") or "keyring")
     if grant_name == "password":
-        grant = PasswordGrant(url, client_id=client_id, scope=scope, issuer=issuer)
+        client_secret = None
+        if client_id and _text(settings, "client_secret") == STORED:
+            client_secret = stored_client_secret(store, url or issuer or "", client_id)
+        grant = PasswordGrant(
+            url, client_id=client_id, scope=scope, client_secret=client_secret, issuer=issuer
+        )
     elif grant_name == "client_credentials":
         grant = ClientCredentials(url, client_id=client_id or "", scope=scope, issuer=issuer)
     elif grant_name == "device":
@@ -200,7 +262,7 @@ def arguments(settings: Mapping[str, Any], **overrides: Any) -> tuple[Grant, dic
     elif grant_name == "json":
         if not url:
             raise ValueError("a json profile needs a url")
-        grant = JsonLogin(url)
+        grant = JsonLogin(url, **_json_mapping(settings))
     else:
         raise ValueError(f"grant {grant_name!r} is not one of {', '.join(GRANTS)}")
     kwargs: dict[str, Any] = {"username": _text(settings, "username")}
@@ -212,11 +274,50 @@ def arguments(settings: Mapping[str, Any], **overrides: Any) -> tuple[Grant, dic
     placement = _text(settings, "placement")
     if placement:
         kwargs["placement"] = parse_placement(placement)
-    store = _text(settings, "store")
-    if store:
-        kwargs["store"] = parse_store(store)
+    if _text(settings, "store"):
+        kwargs["store"] = store
     kwargs.update(overrides)
     return grant, kwargs
+
+
+def client_secret_account(url: str, client_id: str) -> Account:
+    """Where ``login --client-secret-stdin`` keeps a password grant's client secret."""
+    return Account(url, CLIENT_SECRET_USER.format(client_id=client_id))
+
+
+def stored_client_secret(store: Store, url: str, client_id: str) -> str:
+    from ._errors import CredentialsNotFound
+    from ._vault import Vault
+
+    secret = Vault(store, client_secret_account(url, client_id)).get_secret()
+    if secret is None:
+        raise CredentialsNotFound(
+            f"the client secret of {client_id!r} is not stored ({store.describe()}); store it "
+            "with silentauth login --client-secret-stdin"
+        )
+    return secret
+
+
+def _json_mapping(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """JsonLogin's body and field mapping from a profile (bodies are JSON text)."""
+    import json
+
+    mapping: dict[str, Any] = {}
+    for key in ("body", "refresh_body"):
+        text = _text(settings, key)
+        if text:
+            try:
+                value = json.loads(text)
+            except ValueError as exc:
+                raise ValueError(f"the profile's {key} is not JSON ({exc})") from None
+            if not isinstance(value, dict):
+                raise ValueError(f"the profile's {key} must be a JSON object")
+            mapping[key] = value
+    for key in ("token_field", "refresh_field", "expires_in_field", "refresh_url"):
+        text = _text(settings, key)
+        if text:
+            mapping[key] = text
+    return mapping
 
 
 def _text(settings: Mapping[str, Any], key: str) -> str | None:

@@ -9,6 +9,7 @@ in meanwhile)."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import sys
 from collections.abc import Callable
@@ -66,15 +67,26 @@ def may_prompt(
 
 def ask(account: Account, read: Callable[[str], str] = getpass.getpass) -> Secret | None:
     """Ask at the terminal; None when the person typed nothing. Never call under a lock."""
-    secret = read(f"Password for {account.username or 'client'} at {origin_of(account.endpoint)}: ")
+    try:
+        secret = read(
+            f"Password for {account.username or 'client'} at {origin_of(account.endpoint)}: "
+        )
+    except EOFError:  # Ctrl-D: the same as typing nothing (CredentialsNotFound, not EOFError)
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            sys.stderr.write("\n")  # the prompt's line is left open
+        return None
     return Secret(secret, "prompt") if secret else None
 
 
 def not_found(vault: Vault) -> CredentialsNotFound:
     account = vault.account
     user = account.username
+    fix = (
+        f"store one with: {vault.login_command}"
+        if vault.login_command
+        else "pass password= (or client_secret=) to the auth, or store it in this store first"
+    )
     return CredentialsNotFound(
         f"no password is stored for {user or 'the client'} at {origin_of(account.endpoint)} "
-        f"({vault.describe()}); store one with: silentauth login --url "
-        f"{account.endpoint}" + (f" --username {user}" if user else "")
+        f"({vault.describe()}); {fix}"
     )

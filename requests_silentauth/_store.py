@@ -307,7 +307,9 @@ class FileStore:
 
 _NO_BACKEND_HELP = (
     "install and start a Secret Service (for example gnome-keyring) and a D-Bus session, "
-    "choose a backend with PYTHON_KEYRING_BACKEND, or pass store=FileStore(path) "
+    "choose a backend with PYTHON_KEYRING_BACKEND (for example, after pip install "
+    "keyrings.alt: PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring), or pass "
+    "store=FileStore(path) "
     "(a 0600 file) or store=MemoryStore() (nothing kept)"
 )
 

@@ -35,6 +35,9 @@ class Vault:
             )
         self.store = store
         self.account = account
+        #: The command that stores this account's secret, quoted in ``CredentialsNotFound``
+        #: (issue 9: a hint that works when copied); None when no command can.
+        self.login_command: str | None = None
 
     # -- the token set: StoreError(corrupt=True) when unreadable -------------------------------
 

@@ -951,9 +951,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, state: _State) -> None:
+    def __init__(self, state: _State, port: int = 0) -> None:
         self.state = state
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", port), _Handler)
 
     def process_request(
         self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
@@ -1058,6 +1058,7 @@ class TokenServer:
         reject_status: int = 401,
         expires_in_mode: ExpiresInMode = "int",
         client_auth: ClientAuth = "basic_or_body",
+        port: int = 0,
     ) -> None:
         if expires_in_mode not in ("int", "omit", "jwt"):
             raise ValueError(f"unknown expires_in_mode {expires_in_mode!r}")
@@ -1075,6 +1076,7 @@ class TokenServer:
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
+        self._wanted_port = port
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -1082,7 +1084,7 @@ class TokenServer:
         with self._state.lock:
             if self._httpd is not None:
                 return self
-            httpd = self._httpd = _Server(self._state)
+            httpd = self._httpd = _Server(self._state, self._wanted_port)
             self._port = httpd.server_address[1]
         self._thread = threading.Thread(
             target=httpd.serve_forever,
@@ -1230,3 +1232,65 @@ class TokenServer:
         """Replace any pending fault: the next ``count`` token-endpoint requests get this."""
         with self._state.lock:
             self._state.fault = _Fault(count, status, retry_after, body, content_type)
+
+
+# -- ``python -m requests_silentauth.testing``: a server to try the CLI against -----------------
+
+DEMO_USER, DEMO_PASSWORD = "alice", "demo-password"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a server in the foreground until Ctrl-C, printing its URLs and the demo account
+    (issue 9): flushed at once, so a pipe (``| tee``) sees them too."""
+    import argparse
+
+    p = argparse.ArgumentParser(
+        prog="python -m requests_silentauth.testing",
+        description="Run the embedded token server on 127.0.0.1 until Ctrl-C, to try "
+        "silentauth and your scripts against it.",
+    )
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free)")
+    p.add_argument(
+        "--lifetime", type=float, default=60.0, help="access token lifetime in seconds (60)"
+    )
+    args = p.parse_args(argv)
+    server = TokenServer({DEMO_USER: DEMO_PASSWORD}, access_lifetime=args.lifetime, port=args.port)
+    try:
+        server.start()
+    except OSError as exc:
+        print(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    lines = [
+        f"requests-silentauth test server on {server.url} (Ctrl-C stops it)",
+        f"  OAuth2 token endpoint:  {server.token_url}",
+        f"  JSON login endpoint:    {server.login_url}",
+        f"  protected API:          {server.resource_url}",
+        f"  demo account:           user {DEMO_USER}, password {DEMO_PASSWORD} (any client id)",
+        f"  access tokens live {args.lifetime:g}s; nothing is kept after it stops",
+        "try, in another terminal:",
+        f"  silentauth login --profile try --url {server.token_url} --username {DEMO_USER}",
+        "  (no keyring on this machine? add --store file:silentauth-try.json to login)",
+        "  silentauth status --profile try",
+        f'  curl -H "Authorization: Bearer $(silentauth token --profile try)" '
+        f"{server.resource_url}",
+    ]
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # SIGTERM (kill, a container stopping) ends it as cleanly as Ctrl-C.
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        print("\n".join(lines), flush=True)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    print("\nstopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

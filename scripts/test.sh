@@ -19,7 +19,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 extra=()
 if [ -f tests/integration/requirements.txt ]; then extra=(-r tests/integration/requirements.txt); fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' "${extra[@]}"
+# pip >= 25.1 reads dependency groups (PEP 735): ruff, mypy and the build tools are the dev
+# group in pyproject.toml, not part of the user-facing test extra.
+.venv/bin/python -m pip install -q --disable-pip-version-check 'pip>=25.1'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' --group dev \
+    "${extra[@]}"
 export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== ruff"

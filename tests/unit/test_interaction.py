@@ -503,7 +503,8 @@ def test_the_cli_refuses_an_interactive_login_without_what_it_needs(
     from requests_silentauth import _cli
 
     monkeypatch.setenv("SILENTAUTH_CONFIG", str(tmp_path / "profiles.toml"))
-    assert _cli.main(["login", "--issuer", ISSUER, "--device", "--store", "memory"]) == 2
+    store = f"file:{tmp_path / 'creds.json'}"
+    assert _cli.main(["login", "--issuer", ISSUER, "--device", "--store", store]) == 2
     assert "--client-id" in capsys.readouterr().err
     with pytest.raises(SystemExit) as info:  # argparse: one of --device / --browser
         _cli.main(["login", "--issuer", ISSUER, "--client-id", "c", "--device", "--browser"])

@@ -417,7 +417,8 @@ def test_a_refused_prompted_secret_is_not_stored(monkeypatch: pytest.MonkeyPatch
 
 def test_an_empty_answer_is_credentials_not_found(monkeypatch: pytest.MonkeyPatch) -> None:
     rig = prompting_rig(monkeypatch, lambda rig: None)
-    with pytest.raises(CredentialsNotFound, match="silentauth login"):
+    # A MemoryStore: no `silentauth login` could help, so the hint says what can (issue 9).
+    with pytest.raises(CredentialsNotFound, match="pass password="):
         rig.manager.for_request(None)
     assert rig.grant.calls == 0
 

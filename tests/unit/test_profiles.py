@@ -37,8 +37,10 @@ texts = any_text | tricky
 profile_settings = st.fixed_dictionaries(
     {},
     optional={
-        **{key: texts for key in _profiles.FIELDS if key != "origins"},
+        **{key: texts for key in _profiles.FIELDS if key not in ("origins", "client_secret")},
         "origins": st.lists(texts, min_size=1, max_size=3),
+        "store": texts.filter(lambda t: t != "memory"),  # refused (issue 9)
+        "client_secret": st.just(_profiles.STORED),  # the only value it may hold
     },
 )
 
@@ -307,10 +309,66 @@ def test_from_profile_builds_the_saved_auth(
     from requests_silentauth._auth import SilentAuth
 
     monkeypatch.setenv("SILENTAUTH_CONFIG", str(tmp_path / "profiles.toml"))
-    _profiles.save(
-        "work", {"url": "https://login.x.test/t", "username": "alice", "store": "memory"}
-    )
-    auth = SilentAuth.from_profile("work", placement=Query("tok"))
+    _profiles.save("work", {"url": "https://login.x.test/t", "username": "alice"})
+    auth = SilentAuth.from_profile("work", placement=Query("tok"), store=MemoryStore())
     assert isinstance(auth.grant, PasswordGrant) and auth.username == "alice"
     assert isinstance(auth.store, MemoryStore) and isinstance(auth.policy.placement, Query)
     assert auth.account.username == "alice"
+
+
+# -- issue 9: what a profile refuses, relative paths, the JSON grant, a stored client secret ---
+
+
+def test_a_memory_store_or_a_client_secret_is_never_saved(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    with pytest.raises(ValueError, match="--store memory keeps nothing"):
+        _profiles.save("w", {"url": "https://x.test/t", "store": "memory"}, path)
+    with pytest.raises(ValueError, match="never holds a client secret"):
+        _profiles.save("w", {"url": "https://x.test/t", "client_secret": "s3cret-value"}, path)
+    assert not path.exists()
+
+
+def test_a_relative_file_store_becomes_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert _profiles.absolute_store("file:creds.json") == f"file:{tmp_path / 'creds.json'}"
+    assert _profiles.absolute_store("keyring:svc") == "keyring:svc"
+
+
+def test_a_json_grant_reads_its_body_and_field_mapping() -> None:
+    grant, _ = _profiles.arguments(
+        {
+            "grant": "json",
+            "url": "https://x.test/login",
+            "username": "alice",
+            "body": '{"account": "{username}", "secret": "{password}"}',
+            "token_field": "data.token",
+            "refresh_url": "https://x.test/refresh",
+            "refresh_body": '{"rt": "{refresh_token}"}',
+        }
+    )
+    assert grant.body == {"account": "{username}", "secret": "{password}"}  # type: ignore[attr-defined]
+    assert grant.token_field == "data.token"  # type: ignore[attr-defined]
+    assert grant.refresh_body == {"rt": "{refresh_token}"}  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="body is not JSON"):
+        _profiles.arguments({"grant": "json", "url": "https://x.test/l", "body": "{nope"})
+
+
+def test_a_stored_client_secret_is_read_from_the_store() -> None:
+    store = MemoryStore()
+    settings = {
+        "url": "https://x.test/t",
+        "username": "a",
+        "client_id": "c",
+        "client_secret": "stored",
+    }
+    from requests_silentauth import CredentialsNotFound
+    from requests_silentauth._vault import Vault
+
+    with pytest.raises(CredentialsNotFound, match="client secret of 'c' is not stored"):
+        _profiles.arguments(settings, store=store)
+    Vault(store, _profiles.client_secret_account("https://x.test/t", "c")).set_secret("cs-1")
+    grant, _ = _profiles.arguments(settings, store=store)
+    assert grant.client_secret == "cs-1"  # type: ignore[attr-defined]
+    assert "cs-1" not in repr(grant)

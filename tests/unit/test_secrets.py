@@ -42,9 +42,12 @@ def test_nothing_stored_and_no_prompt_says_how_to_store_one(vault: Vault) -> Non
     message = str(info.value)
     assert "no password is stored for alice at https://login.example.test" in message
     assert "memory" in message
-    assert message.endswith(
-        "silentauth login --url https://login.example.test/oauth/token --username alice"
-    )
+    # A MemoryStore keeps nothing between runs: no `silentauth login` can help (issue 9).
+    assert "silentauth login" not in message and "pass password=" in message
+    vault.login_command = "silentauth login --profile work"
+    with pytest.raises(CredentialsNotFound) as info:
+        find(None, vault, answer=None, prompt=False)
+    assert str(info.value).endswith("store one with: silentauth login --profile work")
 
 
 def test_secrets_are_masked_in_reprs() -> None:
@@ -104,8 +107,8 @@ def test_the_prompt_and_the_hint_without_a_user_name() -> None:
     assert asked == ["Password for client at https://login.example.test: "]
     assert str(not_found(Vault(MemoryStore(), account))) == (
         "no password is stored for the client at https://login.example.test (memory (nothing is "
-        "kept after the process ends)); store one with: silentauth login --url "
-        "https://login.example.test/oauth/token"
+        "kept after the process ends)); pass password= (or client_secret=) to the auth, or "
+        "store it in this store first"
     )
 
 
@@ -121,3 +124,13 @@ def test_may_prompt_reads_the_real_streams_by_default(monkeypatch: pytest.Monkey
     assert may_prompt(None) is True
     monkeypatch.setattr("sys.stdin", None)
     assert may_prompt(None) is False
+
+
+def test_ctrl_d_at_the_prompt_is_typing_nothing() -> None:
+    from requests_silentauth import Account
+    from requests_silentauth._secrets import ask
+
+    def read(text: str) -> str:
+        raise EOFError
+
+    assert ask(Account("https://login.example.test/t", "alice"), read=read) is None
