@@ -210,3 +210,46 @@ def test_a_client_without_a_socket_timeout_is_refused() -> None:
         RedisStore(Client({}))
     Pool.connection_kwargs["socket_timeout"] = 2.0
     assert RedisStore(Client({})).where == "redis://10.0.0.5:6379/0"
+
+
+# -- attack review (wt-attack11) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("crafted", "victim"),
+    [
+        # Account.key() joins the fields with NUL: a user name holding NULs named another
+        # account's key, so a tenant-chosen user name could adopt another account's token from
+        # a shared store (Redis most of all: one key space for the whole fleet).
+        (
+            Account("https://id.example/token", "a\0admin\0"),
+            Account("https://id.example/token", "a", "admin"),
+        ),
+        (
+            Account("https://id.example/token", "a\0admin\0write"),
+            Account("https://id.example/token", "a", "admin", "write"),
+        ),
+        (
+            Account("https://id.example/token", "a", "x\0y"),
+            Account("https://id.example/token", "a", "x", "y\0"),
+        ),
+        (Account("https://id.example/token\0a", "b"), Account("https://id.example/token", "a\0b")),
+    ],
+)
+def test_accounts_with_nul_in_a_field_never_share_a_key(crafted: Account, victim: Account) -> None:
+    assert crafted != victim
+    assert crafted.key() != victim.key()
+    assert key_name("ns", crafted, TOKEN) != key_name("ns", victim, TOKEN)
+
+
+def test_account_keys_of_ordinary_accounts_are_unchanged() -> None:
+    # Stored tokens keep their keys across the fix (no fleet-wide login after an upgrade).
+    import hashlib
+
+    def old(text: str) -> str:
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+    assert ACCOUNT.key() == old("https://id.example/token\0alice")
+    full = Account("https://id.example/token", "alice", "cli", "read write")
+    assert full.key() == old("https://id.example/token\0alice\0cli\0read write")
+    assert Account("e", "ü:x", None, "").key() == old("e\0ü:x\0\0")
