@@ -17,9 +17,10 @@ Keys (``<ns>`` is the namespace, ``<key>`` is ``Account.key()``, 24 hex digits):
 - ``<ns>:<key>:lock``: the renewal lock, a random lease id set with ``NX PX`` for
   ``lock_timeout`` seconds; deleted by its holder only (compare-and-delete).
 
-**The lease**: the lock holder's watchdog renews the lease while it lives, so a renewal slower
-than ``lock_timeout`` keeps the lock (nobody refreshes with the same refresh token meanwhile),
-and a worker that dies holding it delays the others by at most ``lock_timeout``.
+**The lease**: the lock holder's watchdog renews the lease while it lives, up to its renewal's
+deadline, so a renewal slower than ``lock_timeout`` keeps the lock (nobody refreshes with the
+same refresh token meanwhile), a worker that dies holding it delays the others by at most
+``lock_timeout``, and one stuck past its deadline by at most ``lock_timeout`` more.
 
 **Fencing**: a token written while the lock is held is written by a script that first checks
 that the lock still holds *our* lease. A worker that lost its lease anyway (frozen longer than
@@ -423,8 +424,9 @@ class _RedisLock:
     waited for at most ``wait`` seconds (the request's deadline), released by
     compare-and-delete.
 
-    While it is held, a watchdog thread renews the lease every third of ``lock_timeout``: a
-    renewal slower than the lease (a slow identity provider) keeps the lock, so no other worker
+    While it is held, a watchdog thread renews the lease every third of ``lock_timeout``, up to
+    the holder's deadline (``wait`` from when it started waiting): a renewal slower than the
+    lease (a slow identity provider) keeps the lock, so no other worker
     refreshes with the same refresh token meanwhile (rotation with reuse detection would revoke
     the whole family). A worker that dies takes its watchdog with it, so its lease ends within
     ``lock_timeout``; one that loses its lease anyway (frozen, cut off from Redis, a failover)
@@ -457,7 +459,9 @@ class _RedisLock:
                 store._leases()[self.key] = lease
                 self._stop = threading.Event()
                 threading.Thread(
-                    target=_keep, args=(store, self.key, lease, ms, self._stop), daemon=True
+                    target=_keep,
+                    args=(store, self.key, lease, ms, self._stop, deadline),
+                    daemon=True,
                 ).start()
                 return self
             left = deadline - time.monotonic()
@@ -486,9 +490,15 @@ class _RedisLock:
             )
 
 
-def _keep(store: RedisStore, key: str, lease: str, ms: int, stop: threading.Event) -> None:
-    """The watchdog: renew the lease while it is ours and the lock is held."""
+def _keep(
+    store: RedisStore, key: str, lease: str, ms: int, stop: threading.Event, until: float
+) -> None:
+    """The watchdog: renew the lease while it is ours, the lock is held and the holder's
+    deadline (``until``, monotonic) has not passed. A holder stuck beyond it (a login callable
+    that never returns) loses the lease ``lock_timeout`` later instead of stalling the fleet."""
     while not stop.wait(ms / 3000):
+        if time.monotonic() >= until:
+            return  # past the holder's deadline: its renewal is over or stuck
         try:
             kept = store._run(
                 "keep the renewal lock",
