@@ -67,7 +67,10 @@ SOCKET_TIMEOUT = 2.0
 #: within ``lock_timeout``. Renewals for a request wait within the request's deadline.
 LOCK_WAIT = 60.0
 
-_NAMESPACE = re.compile(r"[\x21-\x7e]{1,100}")
+# Printable ASCII without ':' (the separator: a namespace "billing" must not be a prefix of
+# "billing:eu") or glob characters (``~<namespace>:*`` in an ACL, or a SCAN pattern, must reach
+# this namespace's keys and no other's).
+_NAMESPACE = re.compile(r"[!-)+-9;->@-Z^-~]{1,100}")
 
 # KEYS[1] the lock; ARGV[1] our lease id, ARGV[2] the lease in ms. A lock key with no expiry
 # is not ours (set by hand, or by a buggy client): it gets the lease, so it cannot block forever.
@@ -178,8 +181,10 @@ class RedisStore:
     ) -> None:
         if not isinstance(namespace, str) or not _NAMESPACE.fullmatch(namespace):
             raise ValueError(
-                "namespace must be 1 to 100 printable ASCII characters without spaces, "
-                "for example 'requests-silentauth' or 'billing-workers'"
+                "namespace must be 1 to 100 printable ASCII characters without spaces, ':' "
+                "or glob characters (* ? [ ] \\), for example 'requests-silentauth' or "
+                "'billing-workers' (a ':' would make another namespace's keys start with this "
+                "one's)"
             )
         if not isinstance(url_or_client, str) and not callable(
             getattr(url_or_client, "register_script", None)

@@ -253,3 +253,34 @@ def test_account_keys_of_ordinary_accounts_are_unchanged() -> None:
     full = Account("https://id.example/token", "alice", "cli", "read write")
     assert full.key() == old("https://id.example/token\0alice\0cli\0read write")
     assert Account("e", "ü:x", None, "").key() == old("e\0ü:x\0\0")
+
+
+def _accepted(namespace: str) -> bool:
+    try:
+        RedisStore(UNREACHABLE, namespace=namespace)
+    except ValueError as exc:
+        if "namespace must be" not in str(exc):
+            raise
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("mine", "theirs"),
+    [
+        ("billing", "billing:eu"),  # a ':' in a namespace: another namespace's prefix
+        ("b*", "billing"),  # glob characters: the documented ACL pattern matches others
+        ("bil?ing", "billing"),
+        ("[ab]illing", "billing"),
+        ("billing\\", "billing"),
+    ],
+)
+def test_a_namespaces_acl_pattern_never_covers_another_namespace(mine: str, theirs: str) -> None:
+    """README: 'an ACL user limited to ~<namespace>:*' (and the pattern operators SCAN and
+    delete with). A namespace holding ':' or a glob character made that pattern reach another
+    fleet's tokens: one of the two must be refused."""
+    from fnmatch import fnmatchcase
+
+    theirs_key = key_name(theirs, ACCOUNT, TOKEN)
+    if _accepted(mine) and _accepted(theirs):
+        assert not fnmatchcase(theirs_key, f"{mine}:*")
