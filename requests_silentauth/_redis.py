@@ -8,13 +8,15 @@ Redis and nothing else: the password or client secret goes to the ``secrets`` st
 ``redis`` is imported only when the first command is sent, so ``import requests_silentauth``
 never pays for it (install the extra ``requests-silentauth[redis]``).
 
-Keys (``<ns>`` is the namespace, ``<key>`` is ``Account.key()``, 24 hex digits):
+Keys (``<ns>`` is the namespace, ``<key>`` is ``Account.key()``, 24 hex digits, in braces: a
+Redis Cluster hash tag, so an account's lock and token share a slot and the fenced write, one
+script over both, is not refused with CROSSSLOT):
 
-- ``<ns>:<key>:token``: the token set, the same JSON text every store keeps (``at`` access
+- ``<ns>:{<key>}:token``: the token set, the same JSON text every store keeps (``at`` access
   token, ``rt`` refresh token, ``tt`` type, ``sc`` scope, ``exp``/``iat`` epoch seconds). It
   expires with the access token; a set carrying a refresh token (or with no known expiry) is
   kept ``refresh_ttl`` seconds longer, so an idle fleet still refreshes instead of logging in.
-- ``<ns>:<key>:lock``: the renewal lock, a random lease id set with ``NX PX`` for
+- ``<ns>:{<key>}:lock``: the renewal lock, a random lease id set with ``NX PX`` for
   ``lock_timeout`` seconds; deleted by its holder only (compare-and-delete).
 
 **The lease**: the lock holder's watchdog renews the lease while it lives, up to its renewal's
@@ -108,7 +110,7 @@ return redis.call('GET', KEYS[1])
 
 def key_name(namespace: str, account: Account, name: str) -> str:
     """The Redis key of ``account``'s value ``name`` (``lock`` for the renewal lock)."""
-    return f"{namespace}:{account.key()}:{name}"
+    return f"{namespace}:{{{account.key()}}}:{name}"
 
 
 def token_ttl(record: str, now: float, refresh_ttl: float = REFRESH_TTL) -> int:

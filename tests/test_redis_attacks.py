@@ -9,6 +9,8 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -176,3 +178,66 @@ def test_a_child_forked_with_a_live_connection_pool_reads_only_its_own_replies(
         os.waitpid(pid, 0)
     assert done and os.waitstatus_to_exitcode(status) == 0
     assert mismatches == 0
+
+
+@pytest.fixture
+def cluster_url(redis_server: object) -> Iterator[str]:
+    """A one-node Redis Cluster on 127.0.0.1 (every slot on one node): cluster mode enforces
+    that the keys of one script share a slot, as a real cluster does."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from tests.redisserver import free_port
+
+    port, workdir = free_port(), tempfile.mkdtemp(prefix="silentauth-cluster-")
+    exe = shutil.which("redis-server")
+    assert exe is not None
+    args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    args += ["--dir", workdir, "--cluster-enabled", "yes", "--loglevel", "warning"]
+    args += ["--cluster-config-file", os.path.join(workdir, "nodes.conf")]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        import redis
+
+        admin: Any = redis.Redis(port=port, socket_timeout=2, socket_connect_timeout=2)
+        end = time.monotonic() + 10
+        while True:
+            try:
+                admin.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < end, "the cluster node did not start"
+                time.sleep(0.05)
+        while b"cluster_state:ok" not in admin.execute_command("CLUSTER", "INFO"):
+            assert time.monotonic() < end, "the cluster did not become ready"
+            time.sleep(0.05)
+        admin.close()
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_a_redis_cluster_keeps_the_lock_and_the_token_in_one_slot(
+    cluster_url: str, namespace: str
+) -> None:
+    """The fenced write is one script over the lock key and the token key: in a Redis Cluster
+    (ElastiCache/MemoryDB cluster mode) two keys in different slots are refused (CROSSSLOT), so
+    every renewal's write failed and each worker kept its own token: a fleet of logins."""
+    import redis.cluster
+
+    client = redis.cluster.RedisCluster.from_url(
+        cluster_url, socket_timeout=2, socket_connect_timeout=2
+    )
+    try:
+        store = RedisStore(client, namespace=namespace)
+        with store.lock(ACCOUNT).within(10):
+            store.set(ACCOUNT, TOKEN, token("A"))
+        got = store.get(ACCOUNT, TOKEN)
+        assert got is not None and '"A"' in got
+        store.delete(ACCOUNT, TOKEN)
+        assert store.get(ACCOUNT, TOKEN) is None
+    finally:
+        client.close()

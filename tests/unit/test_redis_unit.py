@@ -22,10 +22,10 @@ def record(life: float | None, refresh: str | None) -> str:
 
 
 def test_key_names_are_namespace_account_key_and_name() -> None:
-    assert key_name("ns", ACCOUNT, TOKEN) == f"ns:{ACCOUNT.key()}:token"
-    assert key_name("ns", ACCOUNT, "lock") == f"ns:{ACCOUNT.key()}:lock"
+    assert key_name("ns", ACCOUNT, TOKEN) == f"ns:{{{ACCOUNT.key()}}}:token"
+    assert key_name("ns", ACCOUNT, "lock") == f"ns:{{{ACCOUNT.key()}}}:lock"
     store = RedisStore(UNREACHABLE, namespace="billing")
-    assert store.key(ACCOUNT, TOKEN) == f"billing:{ACCOUNT.key()}:token"
+    assert store.key(ACCOUNT, TOKEN) == f"billing:{{{ACCOUNT.key()}}}:token"
     # A client id or scope is part of the account: a read-only client never meets admin's token.
     assert store.key(ACCOUNT._replace(scope="admin"), TOKEN) != store.key(ACCOUNT, TOKEN)
 
