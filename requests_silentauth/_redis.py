@@ -197,11 +197,13 @@ class RedisStore:
             )
         pool = getattr(url_or_client, "connection_pool", None)
         given = getattr(pool, "connection_kwargs", None)
+        nodes = getattr(url_or_client, "nodes_manager", None)  # a RedisCluster client
+        cluster = getattr(nodes, "connection_kwargs", None)
         if (
             isinstance(given, dict)
             and "socket_timeout" in given
             and given["socket_timeout"] is None
-        ):
+        ) or (isinstance(cluster, dict) and cluster.get("socket_timeout") is None):
             raise ValueError(
                 "this redis client has no socket_timeout: a Redis that stops answering would "
                 "hang every renewal. Make it with socket_timeout=2 and socket_connect_timeout=2, "

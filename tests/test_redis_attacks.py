@@ -196,11 +196,12 @@ def cluster_url(redis_server: object) -> Iterator[str]:
     args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     args += ["--dir", workdir, "--cluster-enabled", "yes", "--loglevel", "warning"]
     args += ["--cluster-config-file", os.path.join(workdir, "nodes.conf")]
+    args += ["--cluster-port", str(free_port())]  # the bus: port + 10000 may be taken or > 65535
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         import redis
 
-        admin: Any = redis.Redis(port=port, socket_timeout=2, socket_connect_timeout=2)
+        admin: Any = redis.Redis("127.0.0.1", port, socket_timeout=2, socket_connect_timeout=2)
         end = time.monotonic() + 10
         while True:
             try:
@@ -239,5 +240,18 @@ def test_a_redis_cluster_keeps_the_lock_and_the_token_in_one_slot(
         assert got is not None and '"A"' in got
         store.delete(ACCOUNT, TOKEN)
         assert store.get(ACCOUNT, TOKEN) is None
+    finally:
+        client.close()
+
+
+def test_a_redis_cluster_client_without_a_socket_timeout_is_refused(cluster_url: str) -> None:
+    """A plain client without socket_timeout is refused (a Redis that stops answering would
+    hang every renewal); a RedisCluster client keeps its settings elsewhere and got through."""
+    import redis.cluster
+
+    client = redis.cluster.RedisCluster.from_url(cluster_url)
+    try:
+        with pytest.raises(ValueError, match="no socket_timeout"):
+            RedisStore(client)
     finally:
         client.close()
