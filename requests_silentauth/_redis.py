@@ -144,6 +144,10 @@ def where(url_or_client: object) -> str:
             host, port = parts.hostname, parts.port
         except ValueError:
             return "redis (an unreadable URL)"
+        if "@" in parts.path:
+            # A password with a '/' not percent-encoded: the rest of it, '@' and host, parsed
+            # as the path.
+            return "redis (an unreadable URL)"
         netloc = (f"[{host}]" if host and ":" in host else host or "") + (
             f":{port}" if port else ""
         )

@@ -284,3 +284,20 @@ def test_a_namespaces_acl_pattern_never_covers_another_namespace(mine: str, thei
     theirs_key = key_name(theirs, ACCOUNT, TOKEN)
     if _accepted(mine) and _accepted(theirs):
         assert not fnmatchcase(theirs_key, f"{mine}:*")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        # A password holding '/' that was not percent-encoded (base64 passwords often do):
+        # everything after the '/' parses as the path, '@' and host included.
+        "redis://:12/s3cret@10.0.0.5:6379/0",
+        "redis://:/s3cret@10.0.0.5:6379/0",
+        "rediss://default:/s3cret@cache.internal:6380/1",
+        "unix://:/s3cret@x/run/redis.sock",
+    ],
+)
+def test_where_never_shows_a_password_with_an_unencoded_slash(target: str) -> None:
+    assert "s3cret" not in where(target)
+    store = RedisStore(target)
+    assert "s3cret" not in repr(store) + store.describe()
