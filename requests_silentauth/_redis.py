@@ -51,6 +51,7 @@ from urllib.parse import urlsplit
 from ._codecs import MAX_RECORD, decode_token
 from ._errors import StoreError
 from ._store import REFUSED, SECRET, TOKEN, Account, MemoryStore, Store
+from ._token import MAX_LIFETIME
 
 __all__ = ["LOCK_WAIT", "REFRESH_TTL", "RedisStore", "key_name", "token_ttl", "where"]
 
@@ -215,6 +216,11 @@ class RedisStore:
             )
         if not lock_timeout > 0 or not math.isfinite(lock_timeout):
             raise ValueError("lock_timeout must be a positive number of seconds, such as 30")
+        if not math.isfinite(refresh_ttl) or refresh_ttl > MAX_LIFETIME:
+            raise ValueError(
+                "refresh_ttl must be a number of seconds up to ten years (0 or less: a token "
+                "set holding a refresh token never expires in Redis), such as 14 * 24 * 3600"
+            )
         if not socket_timeout > 0 or not math.isfinite(socket_timeout):
             raise ValueError("socket_timeout must be a positive number of seconds, such as 2")
         if isinstance(secrets, RedisStore):

@@ -301,3 +301,18 @@ def test_where_never_shows_a_password_with_an_unencoded_slash(target: str) -> No
     assert "s3cret" not in where(target)
     store = RedisStore(target)
     assert "s3cret" not in repr(store) + store.describe()
+
+
+@pytest.mark.parametrize("keep", [float("nan"), float("inf"), 1e20])
+def test_a_refresh_ttl_no_write_could_use_is_refused_up_front(keep: float) -> None:
+    """NaN or infinity raised from every token write (math.ceil), 1e20 s made Redis refuse the
+    expiry: each write failed, each worker kept its own token (a login per worker), with only
+    a warning to show for it."""
+    with pytest.raises(ValueError, match="refresh_ttl"):
+        RedisStore(UNREACHABLE, refresh_ttl=keep)
+
+
+def test_a_refresh_ttl_of_zero_or_less_still_means_no_expiry() -> None:
+    assert RedisStore(UNREACHABLE, refresh_ttl=0).refresh_ttl == 0
+    assert RedisStore(UNREACHABLE, refresh_ttl=-1).refresh_ttl == -1
+    assert RedisStore(UNREACHABLE, refresh_ttl=10 * 365 * 24 * 3600).refresh_ttl > 0
