@@ -457,6 +457,7 @@ class _RedisLock:
         self.wait = wait
         self._lease: str | None = None
         self._stop: threading.Event | None = None
+        self._pid = 0  # the process holding the lease
 
     def within(self, seconds: float) -> _RedisLock:
         """The same lock, waited for at most ``seconds`` (the rest of a request's deadline).
@@ -474,7 +475,7 @@ class _RedisLock:
                 lambda: store._script("acquire")(keys=[self.key], args=[lease, ms]),
             )
             if got:
-                self._lease = lease
+                self._lease, self._pid = lease, os.getpid()
                 store._leases()[self.key] = lease
                 self._stop = threading.Event()
                 threading.Thread(
@@ -499,8 +500,8 @@ class _RedisLock:
         store._leases().pop(self.key, None)
         if stop is not None:
             stop.set()  # not joined: a watchdog stuck on a blackholed Redis must not delay us
-        if lease is None:
-            return
+        if lease is None or self._pid != os.getpid():
+            return  # not held, or held by the parent of this forked child: its lease, not ours
         # A release that fails leaves the lease to run out: no error over the renewal's result.
         with contextlib.suppress(StoreError):
             store._run(

@@ -255,3 +255,37 @@ def test_a_redis_cluster_client_without_a_socket_timeout_is_refused(cluster_url:
             RedisStore(client)
     finally:
         client.close()
+
+
+def test_a_child_forked_inside_the_lock_does_not_release_the_parents_lease(
+    redis_url: str, namespace: str
+) -> None:
+    """A fork inside the lock (a login callable using multiprocessing's fork): the child runs
+    the same 'with' block to its end, and its release (compare-and-delete with the lease id it
+    inherited) deleted the parent's lock while the parent was still renewing: a second worker
+    could refresh with the same refresh token."""
+    import redis
+
+    store = RedisStore(redis_url, namespace=namespace, lock_timeout=5)
+    lock = store.lock(ACCOUNT).within(10)
+    lock.__enter__()
+    try:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child leaves the block, then exits
+            code = 1
+            try:
+                signal.alarm(20)
+                lock.__exit__(None, None, None)
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        plain = redis.Redis.from_url(redis_url, socket_timeout=2)
+        try:
+            assert plain.get(store.key(ACCOUNT, "lock")) is not None, "the child released it"
+        finally:
+            plain.close()
+        store.set(ACCOUNT, TOKEN, token("parent"))  # still fenced with our lease: accepted
+    finally:
+        lock.__exit__(None, None, None)
