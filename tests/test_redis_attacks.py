@@ -289,3 +289,52 @@ def test_a_child_forked_inside_the_lock_does_not_release_the_parents_lease(
         store.set(ACCOUNT, TOKEN, token("parent"))  # still fenced with our lease: accepted
     finally:
         lock.__exit__(None, None, None)
+
+
+
+def test_a_logout_while_another_worker_renews_waits_and_deletes_only_its_own_keys(
+    server: Any,
+    make_auth: Any,
+    session: Any,
+    redis_url: str,
+    namespace: str,
+) -> None:
+    """`silentauth logout` while another worker holds the lock: the logout waits for it (a
+    delete before that worker's write would be undone by it) and then removes this account's
+    token only: another user's, another client's and another namespace's stay."""
+    import redis
+
+    store = RedisStore(redis_url, namespace=namespace, lock_timeout=5)
+    auth = make_auth(store=store)
+    session.auth = auth
+    assert session.get(server.resource_url, timeout=10).status_code == 200
+    mine = auth._manager.account
+    others = [
+        (store, mine._replace(username="bob")),
+        (store, mine._replace(client_id="another-client")),
+        (RedisStore(redis_url, namespace=namespace + "-eu"), mine),
+    ]
+    for where_, account in others:
+        where_.set(account, TOKEN, token("keep"))
+
+    worker = RedisStore(redis_url, namespace=namespace, lock_timeout=5)
+    renewing = worker.lock(mine).within(10)
+    renewing.__enter__()
+    logout = threading.Thread(target=auth.logout, daemon=True)
+    logout.start()
+    try:
+        logout.join(0.3)  # the logout is waiting for the lock (or, wrongly, done already)
+        worker.set(mine, TOKEN, token("renewed-by-the-other-worker"))
+    finally:
+        renewing.__exit__(None, None, None)
+    logout.join(20)
+    assert not logout.is_alive()
+    assert store.get(mine, TOKEN) is None, "the other worker's write undid the logout"
+    for where_, account in others:
+        kept = where_.get(account, TOKEN)
+        assert kept is not None and '"keep"' in kept
+    plain = redis.Redis.from_url(redis_url, socket_timeout=2)
+    try:
+        assert plain.exists(store.key(mine, "lock")) == 0
+    finally:
+        plain.close()
