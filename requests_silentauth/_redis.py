@@ -478,11 +478,16 @@ class _RedisLock:
                 self._lease, self._pid = lease, os.getpid()
                 store._leases()[self.key] = lease
                 self._stop = threading.Event()
-                threading.Thread(
+                watchdog = threading.Thread(
                     target=_keep,
                     args=(store, self.key, lease, ms, self._stop, deadline),
                     daemon=True,
-                ).start()
+                )
+                # No new thread at interpreter shutdown (3.12+: a renewal from an atexit
+                # hook) or when threads run out: the lease still lasts lock_timeout, and the
+                # write is fenced either way.
+                with contextlib.suppress(RuntimeError):
+                    watchdog.start()
                 return self
             left = deadline - time.monotonic()
             if left <= 0:

@@ -291,7 +291,6 @@ def test_a_child_forked_inside_the_lock_does_not_release_the_parents_lease(
         lock.__exit__(None, None, None)
 
 
-
 def test_a_logout_while_another_worker_renews_waits_and_deletes_only_its_own_keys(
     server: Any,
     make_auth: Any,

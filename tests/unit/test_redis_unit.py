@@ -316,3 +316,24 @@ def test_a_refresh_ttl_of_zero_or_less_still_means_no_expiry() -> None:
     assert RedisStore(UNREACHABLE, refresh_ttl=0).refresh_ttl == 0
     assert RedisStore(UNREACHABLE, refresh_ttl=-1).refresh_ttl == -1
     assert RedisStore(UNREACHABLE, refresh_ttl=10 * 365 * 24 * 3600).refresh_ttl > 0
+
+
+def test_a_watchdog_that_cannot_start_leaves_the_renewal_working(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Python 3.12+ refuses new threads at interpreter shutdown (a renewal from an atexit
+    hook), any Python when threads run out: the lock was taken in Redis, then __enter__ raised
+    RuntimeError (not a StoreError), leaving the lease recorded for this thread. Without a
+    watchdog the lease still lasts lock_timeout and the write stays fenced."""
+    import threading
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    fake = FakeScripts({"acquire": 1, "fenced": 1, "release": 1})
+    store = RedisStore(fake)
+    with store.lock(ACCOUNT):
+        store.set(ACCOUNT, TOKEN, record(60, None))
+    assert [name for name, _, _ in fake.calls] == ["acquire", "fenced", "release"]
+    assert store._leases() == {}
