@@ -337,3 +337,96 @@ def test_a_logout_while_another_worker_renews_waits_and_deletes_only_its_own_key
         assert plain.exists(store.key(mine, "lock")) == 0
     finally:
         plain.close()
+
+
+class _LosesOneReply:
+    """A loopback proxy in front of Redis that forwards everything but swallows the reply to
+    the first command containing ``marker`` and closes that connection (a reply lost after
+    Redis carried the command out: a socket timeout near its limit, a dropped connection)."""
+
+    def __init__(self, port: int, marker: bytes) -> None:
+        self.port, self.marker, self.armed = port, marker, True
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+        self.threads: list[threading.Thread] = []
+        self._spawn(self._accept)
+
+    def _spawn(self, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            self._spawn(self._pipe, conn, upstream)
+
+    def _pipe(self, conn: socket.socket, upstream: socket.socket) -> None:
+        with conn, upstream:
+            conn.settimeout(10)
+            try:
+                while True:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    upstream.sendall(data)
+                    reply = upstream.recv(65536)
+                    if self.armed and self.marker in data:
+                        self.armed = False
+                        return  # carried out by Redis, the reply never arrives
+                    conn.sendall(reply)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_lost_reply_to_taking_the_lock_does_not_lock_us_out(
+    redis_server: Any, namespace: str
+) -> None:
+    """The lock script ran (our lease is in Redis) but its reply was lost; the client's one
+    retry sent it again with the same lease id, found the key taken (by us) and answered 0:
+    the worker waited out its own lease (lock_timeout) and its request failed, the fleet
+    blocked meanwhile."""
+    import redis
+
+    from requests_silentauth._redis import _ACQUIRE
+
+    direct: Any = redis.Redis.from_url(redis_server.url, socket_timeout=2)
+    sha = direct.script_load(_ACQUIRE)  # loaded: the first EVALSHA runs it
+    direct.close()
+    proxy = _LosesOneReply(redis_server.port, sha.encode())
+    try:
+        store = RedisStore(proxy.url, namespace=namespace, lock_timeout=30)
+        with store.lock(ACCOUNT).within(3):
+            store.set(ACCOUNT, TOKEN, token("A"))
+        assert not proxy.armed, "the proxy never saw the lock command"
+    finally:
+        proxy.close()
+
+
+@pytest.mark.parametrize("ttl_ms", [300, None], ids=["with-expiry", "without-expiry"])
+def test_a_lock_key_of_another_type_is_waited_out_not_an_error(
+    redis_url: str, namespace: str, ttl_ms: int | None
+) -> None:
+    """A hostile or damaged lock key (a list: WRONGTYPE for GET) delays the renewal by its
+    expiry at most (one without expiry gets our lease's), never fails it."""
+    import redis
+
+    store = RedisStore(redis_url, namespace=namespace, lock_timeout=0.3)
+    plain: Any = redis.Redis.from_url(redis_url, socket_timeout=2)
+    try:
+        plain.rpush(store.key(ACCOUNT, "lock"), "x")
+        if ttl_ms:
+            plain.pexpire(store.key(ACCOUNT, "lock"), ttl_ms)
+        with store.lock(ACCOUNT).within(15):
+            store.set(ACCOUNT, TOKEN, token("A"))
+    finally:
+        plain.close()
