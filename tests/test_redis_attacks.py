@@ -430,3 +430,47 @@ def test_a_lock_key_of_another_type_is_waited_out_not_an_error(
             store.set(ACCOUNT, TOKEN, token("A"))
     finally:
         plain.close()
+
+
+def test_the_documented_acl_is_enough_and_confines_a_namespace(
+    redis_url: str, namespace: str
+) -> None:
+    """README: 'an ACL user limited to ~<namespace>:* (commands GET SET DEL EVALSHA EVAL
+    SCRIPT STRLEN PTTL PEXPIRE)'. A renewal under contention (the lock taken by another worker
+    first) works with exactly that, and the user reaches no other namespace's keys."""
+    import redis
+
+    admin: Any = redis.Redis.from_url(redis_url, socket_timeout=2)
+    user, password = f"u-{namespace}", uuid.uuid4().hex
+    commands = ["get", "set", "del", "evalsha", "eval", "script", "strlen", "pttl", "pexpire"]
+    admin.acl_setuser(
+        user,
+        enabled=True,
+        passwords=[f"+{password}"],
+        keys=[f"{namespace}:*"],
+        commands=["-@all", *(f"+{c}" for c in commands)],
+    )
+    port = redis_url.rsplit(":", 1)[1].split("/")[0]
+    try:
+        confined = RedisStore(f"redis://{user}:{password}@127.0.0.1:{port}/0", namespace=namespace)
+        holder = RedisStore(redis_url, namespace=namespace, lock_timeout=0.3)
+        stale = holder.lock(ACCOUNT).within(0)
+        stale.__enter__()  # held, then left to run out: the confined worker waits for it
+        with confined.lock(ACCOUNT).within(15):
+            assert confined.get(ACCOUNT, TOKEN) is None
+            confined.set(ACCOUNT, TOKEN, token("A"))
+        got = confined.get(ACCOUNT, TOKEN)
+        assert got is not None and '"A"' in got
+        confined.delete(ACCOUNT, TOKEN)
+        neighbour = RedisStore(redis_url, namespace=namespace + "-eu")
+        neighbour.set(ACCOUNT, TOKEN, token("theirs"))
+        trespass = RedisStore(
+            f"redis://{user}:{password}@127.0.0.1:{port}/0", namespace=namespace + "-eu"
+        )
+        with pytest.raises(StoreError) as info:
+            trespass.get(ACCOUNT, TOKEN)
+        assert password not in str(info.value)
+        stale.__exit__(None, None, None)
+    finally:
+        admin.acl_deluser(user)
+        admin.close()
