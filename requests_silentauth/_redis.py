@@ -220,8 +220,11 @@ class RedisStore:
                 "hang every renewal. Make it with socket_timeout=2 and socket_connect_timeout=2, "
                 "or pass the URL instead"
             )
-        if not lock_timeout > 0 or not math.isfinite(lock_timeout):
-            raise ValueError("lock_timeout must be a positive number of seconds, such as 30")
+        if not lock_timeout >= 0.1 or not math.isfinite(lock_timeout):
+            raise ValueError(
+                "lock_timeout must be at least 0.1 seconds, such as 30 (a lease shorter than a "
+                "round trip to Redis ends before its holder can use it)"
+            )
         if not math.isfinite(refresh_ttl) or refresh_ttl > MAX_LIFETIME:
             raise ValueError(
                 "refresh_ttl must be a number of seconds up to ten years (0 or less: a token "

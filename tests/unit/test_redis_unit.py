@@ -337,3 +337,13 @@ def test_a_watchdog_that_cannot_start_leaves_the_renewal_working(
         store.set(ACCOUNT, TOKEN, record(60, None))
     assert [name for name, _, _ in fake.calls] == ["acquire", "fenced", "release"]
     assert store._leases() == {}
+
+
+@pytest.mark.parametrize("lease", [0.001, 0.05])
+def test_a_lease_shorter_than_a_round_trip_is_refused(lease: float) -> None:
+    """lock_timeout=0.001: the lease ran out before the holder's first read, every fenced
+    write was refused (a login per worker, a warning each), and the watchdog renewed every
+    third of a millisecond, a busy loop against Redis for the whole renewal."""
+    with pytest.raises(ValueError, match="lock_timeout"):
+        RedisStore(UNREACHABLE, lock_timeout=lease)
+    assert RedisStore(UNREACHABLE, lock_timeout=0.1).lock_timeout == 0.1
