@@ -206,6 +206,17 @@ class RedisStore:
                 "RedisStore needs a Redis URL (redis://host:6379/0) or a redis.Redis client, "
                 f"not {type(url_or_client).__name__}"
             )
+        if isinstance(url_or_client, str):
+            try:
+                query = urlsplit(url_or_client).query.lower()
+            except ValueError:  # unreadable: redis-py will say so on the first command
+                query = ""
+            if "socket_timeout" in query or "socket_connect_timeout" in query:
+                # redis-py would let it override ours without a word.
+                raise ValueError(
+                    "give the timeout as RedisStore(url, socket_timeout=...), not in the URL's "
+                    "query (it bounds every Redis command of a renewal)"
+                )
         pool = getattr(url_or_client, "connection_pool", None)
         given = getattr(pool, "connection_kwargs", None)
         nodes = getattr(url_or_client, "nodes_manager", None)  # a RedisCluster client

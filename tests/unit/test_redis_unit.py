@@ -347,3 +347,19 @@ def test_a_lease_shorter_than_a_round_trip_is_refused(lease: float) -> None:
     with pytest.raises(ValueError, match="lock_timeout"):
         RedisStore(UNREACHABLE, lock_timeout=lease)
     assert RedisStore(UNREACHABLE, lock_timeout=0.1).lock_timeout == 0.1
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "redis://127.0.0.1:6379/0?socket_timeout=600",
+        "redis://127.0.0.1:6379/0?db=1&socket_connect_timeout=600",
+        "unix:///run/redis.sock?SOCKET_TIMEOUT=600",
+    ],
+)
+def test_a_timeout_in_the_url_is_refused_not_silently_preferred(target: str) -> None:
+    """redis-py lets a URL's query override the keyword arguments it is given: a configured
+    URL with socket_timeout=600 replaced the store's bound (2 s) without a word, and a Redis
+    that stopped answering held renewals for ten minutes while the store claimed 2 s."""
+    with pytest.raises(ValueError, match="socket_timeout="):
+        RedisStore(target)
