@@ -8,18 +8,21 @@ Redis and nothing else: the password or client secret goes to the ``secrets`` st
 ``redis`` is imported only when the first command is sent, so ``import requests_silentauth``
 never pays for it (install the extra ``requests-silentauth[redis]``).
 
-Keys (``<ns>`` is the namespace, ``<key>`` is ``Account.key()``, 24 hex digits):
+Keys (``<ns>`` is the namespace, ``<key>`` is ``Account.key()``, 24 hex digits, in braces: a
+Redis Cluster hash tag, so an account's lock and token share a slot and the fenced write, one
+script over both, is not refused with CROSSSLOT):
 
-- ``<ns>:<key>:token``: the token set, the same JSON text every store keeps (``at`` access
+- ``<ns>:{<key>}:token``: the token set, the same JSON text every store keeps (``at`` access
   token, ``rt`` refresh token, ``tt`` type, ``sc`` scope, ``exp``/``iat`` epoch seconds). It
   expires with the access token; a set carrying a refresh token (or with no known expiry) is
   kept ``refresh_ttl`` seconds longer, so an idle fleet still refreshes instead of logging in.
-- ``<ns>:<key>:lock``: the renewal lock, a random lease id set with ``NX PX`` for
+- ``<ns>:{<key>}:lock``: the renewal lock, a random lease id set with ``NX PX`` for
   ``lock_timeout`` seconds; deleted by its holder only (compare-and-delete).
 
-**The lease**: the lock holder's watchdog renews the lease while it lives, so a renewal slower
-than ``lock_timeout`` keeps the lock (nobody refreshes with the same refresh token meanwhile),
-and a worker that dies holding it delays the others by at most ``lock_timeout``.
+**The lease**: the lock holder's watchdog renews the lease while it lives, up to its renewal's
+deadline, so a renewal slower than ``lock_timeout`` keeps the lock (nobody refreshes with the
+same refresh token meanwhile), a worker that dies holding it delays the others by at most
+``lock_timeout``, and one stuck past its deadline by at most ``lock_timeout`` more.
 
 **Fencing**: a token written while the lock is held is written by a script that first checks
 that the lock still holds *our* lease. A worker that lost its lease anyway (frozen longer than
@@ -48,6 +51,7 @@ from urllib.parse import urlsplit
 from ._codecs import MAX_RECORD, decode_token
 from ._errors import StoreError
 from ._store import REFUSED, SECRET, TOKEN, Account, MemoryStore, Store
+from ._token import MAX_LIFETIME
 
 __all__ = ["LOCK_WAIT", "REFRESH_TTL", "RedisStore", "key_name", "token_ttl", "where"]
 
@@ -66,12 +70,21 @@ SOCKET_TIMEOUT = 2.0
 #: within ``lock_timeout``. Renewals for a request wait within the request's deadline.
 LOCK_WAIT = 60.0
 
-_NAMESPACE = re.compile(r"[\x21-\x7e]{1,100}")
+# Printable ASCII without ':' (the separator: a namespace "billing" must not be a prefix of
+# "billing:eu") or glob characters (``~<namespace>:*`` in an ACL, or a SCAN pattern, must reach
+# this namespace's keys and no other's).
+_NAMESPACE = re.compile(r"[!-)+-9;->@-Z^-~]{1,100}")
 
 # KEYS[1] the lock; ARGV[1] our lease id, ARGV[2] the lease in ms. A lock key with no expiry
 # is not ours (set by hand, or by a buggy client): it gets the lease, so it cannot block forever.
+# Our own lease there is ours: the reply to an earlier try was lost and the client sent it again
+# (one retry), and it must not wait out its own lease. (pcall: a key of another type answers
+# an error, not ours, and no command beyond the documented ACL list is needed.)
 _ACQUIRE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.pcall('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1
+end
 if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
@@ -104,7 +117,7 @@ return redis.call('GET', KEYS[1])
 
 def key_name(namespace: str, account: Account, name: str) -> str:
     """The Redis key of ``account``'s value ``name`` (``lock`` for the renewal lock)."""
-    return f"{namespace}:{account.key()}:{name}"
+    return f"{namespace}:{{{account.key()}}}:{name}"
 
 
 def token_ttl(record: str, now: float, refresh_ttl: float = REFRESH_TTL) -> int:
@@ -137,6 +150,10 @@ def where(url_or_client: object) -> str:
             parts = urlsplit(url_or_client)
             host, port = parts.hostname, parts.port
         except ValueError:
+            return "redis (an unreadable URL)"
+        if "@" in parts.path:
+            # A password with a '/' not percent-encoded: the rest of it, '@' and host, parsed
+            # as the path.
             return "redis (an unreadable URL)"
         netloc = (f"[{host}]" if host and ":" in host else host or "") + (
             f":{port}" if port else ""
@@ -177,8 +194,10 @@ class RedisStore:
     ) -> None:
         if not isinstance(namespace, str) or not _NAMESPACE.fullmatch(namespace):
             raise ValueError(
-                "namespace must be 1 to 100 printable ASCII characters without spaces, "
-                "for example 'requests-silentauth' or 'billing-workers'"
+                "namespace must be 1 to 100 printable ASCII characters without spaces, ':' "
+                "or glob characters (* ? [ ] \\), for example 'requests-silentauth' or "
+                "'billing-workers' (a ':' would make another namespace's keys start with this "
+                "one's)"
             )
         if not isinstance(url_or_client, str) and not callable(
             getattr(url_or_client, "register_script", None)
@@ -187,20 +206,41 @@ class RedisStore:
                 "RedisStore needs a Redis URL (redis://host:6379/0) or a redis.Redis client, "
                 f"not {type(url_or_client).__name__}"
             )
+        if isinstance(url_or_client, str):
+            try:
+                query = urlsplit(url_or_client).query.lower()
+            except ValueError:  # unreadable: redis-py will say so on the first command
+                query = ""
+            if "socket_timeout" in query or "socket_connect_timeout" in query:
+                # redis-py would let it override ours without a word.
+                raise ValueError(
+                    "give the timeout as RedisStore(url, socket_timeout=...), not in the URL's "
+                    "query (it bounds every Redis command of a renewal)"
+                )
         pool = getattr(url_or_client, "connection_pool", None)
         given = getattr(pool, "connection_kwargs", None)
+        nodes = getattr(url_or_client, "nodes_manager", None)  # a RedisCluster client
+        cluster = getattr(nodes, "connection_kwargs", None)
         if (
             isinstance(given, dict)
             and "socket_timeout" in given
             and given["socket_timeout"] is None
-        ):
+        ) or (isinstance(cluster, dict) and cluster.get("socket_timeout") is None):
             raise ValueError(
                 "this redis client has no socket_timeout: a Redis that stops answering would "
                 "hang every renewal. Make it with socket_timeout=2 and socket_connect_timeout=2, "
                 "or pass the URL instead"
             )
-        if not lock_timeout > 0 or not math.isfinite(lock_timeout):
-            raise ValueError("lock_timeout must be a positive number of seconds, such as 30")
+        if not lock_timeout >= 0.1 or not math.isfinite(lock_timeout):
+            raise ValueError(
+                "lock_timeout must be at least 0.1 seconds, such as 30 (a lease shorter than a "
+                "round trip to Redis ends before its holder can use it)"
+            )
+        if not math.isfinite(refresh_ttl) or refresh_ttl > MAX_LIFETIME:
+            raise ValueError(
+                "refresh_ttl must be a number of seconds up to ten years (0 or less: a token "
+                "set holding a refresh token never expires in Redis), such as 14 * 24 * 3600"
+            )
         if not socket_timeout > 0 or not math.isfinite(socket_timeout):
             raise ValueError("socket_timeout must be a positive number of seconds, such as 2")
         if isinstance(secrets, RedisStore):
@@ -423,8 +463,9 @@ class _RedisLock:
     waited for at most ``wait`` seconds (the request's deadline), released by
     compare-and-delete.
 
-    While it is held, a watchdog thread renews the lease every third of ``lock_timeout``: a
-    renewal slower than the lease (a slow identity provider) keeps the lock, so no other worker
+    While it is held, a watchdog thread renews the lease every third of ``lock_timeout``, up to
+    the holder's deadline (``wait`` from when it started waiting): a renewal slower than the
+    lease (a slow identity provider) keeps the lock, so no other worker
     refreshes with the same refresh token meanwhile (rotation with reuse detection would revoke
     the whole family). A worker that dies takes its watchdog with it, so its lease ends within
     ``lock_timeout``; one that loses its lease anyway (frozen, cut off from Redis, a failover)
@@ -436,6 +477,7 @@ class _RedisLock:
         self.wait = wait
         self._lease: str | None = None
         self._stop: threading.Event | None = None
+        self._pid = 0  # the process holding the lease
 
     def within(self, seconds: float) -> _RedisLock:
         """The same lock, waited for at most ``seconds`` (the rest of a request's deadline).
@@ -453,12 +495,19 @@ class _RedisLock:
                 lambda: store._script("acquire")(keys=[self.key], args=[lease, ms]),
             )
             if got:
-                self._lease = lease
+                self._lease, self._pid = lease, os.getpid()
                 store._leases()[self.key] = lease
                 self._stop = threading.Event()
-                threading.Thread(
-                    target=_keep, args=(store, self.key, lease, ms, self._stop), daemon=True
-                ).start()
+                watchdog = threading.Thread(
+                    target=_keep,
+                    args=(store, self.key, lease, ms, self._stop, deadline),
+                    daemon=True,
+                )
+                # No new thread at interpreter shutdown (3.12+: a renewal from an atexit
+                # hook) or when threads run out: the lease still lasts lock_timeout, and the
+                # write is fenced either way.
+                with contextlib.suppress(RuntimeError):
+                    watchdog.start()
                 return self
             left = deadline - time.monotonic()
             if left <= 0:
@@ -476,8 +525,8 @@ class _RedisLock:
         store._leases().pop(self.key, None)
         if stop is not None:
             stop.set()  # not joined: a watchdog stuck on a blackholed Redis must not delay us
-        if lease is None:
-            return
+        if lease is None or self._pid != os.getpid():
+            return  # not held, or held by the parent of this forked child: its lease, not ours
         # A release that fails leaves the lease to run out: no error over the renewal's result.
         with contextlib.suppress(StoreError):
             store._run(
@@ -486,9 +535,15 @@ class _RedisLock:
             )
 
 
-def _keep(store: RedisStore, key: str, lease: str, ms: int, stop: threading.Event) -> None:
-    """The watchdog: renew the lease while it is ours and the lock is held."""
+def _keep(
+    store: RedisStore, key: str, lease: str, ms: int, stop: threading.Event, until: float
+) -> None:
+    """The watchdog: renew the lease while it is ours, the lock is held and the holder's
+    deadline (``until``, monotonic) has not passed. A holder stuck beyond it (a login callable
+    that never returns) loses the lease ``lock_timeout`` later instead of stalling the fleet."""
     while not stop.wait(ms / 3000):
+        if time.monotonic() >= until:
+            return  # past the holder's deadline: its renewal is over or stuck
         try:
             kept = store._run(
                 "keep the renewal lock",

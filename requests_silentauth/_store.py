@@ -48,6 +48,14 @@ class Account(NamedTuple):
     scope: str | None = None
 
     def key(self) -> str:
+        fields = (self.endpoint, self.username, self.client_id, self.scope)
+        if any("\0" in field for field in fields if isinstance(field, str)):
+            # The fields are joined with NUL below: a user name holding NULs ("a\0admin\0")
+            # would name another account's key and adopt its token. Such an account gets an
+            # unambiguous text instead (two NULs, then JSON, which escapes NUL), so every
+            # ordinary account keeps its key.
+            text = "\0\0" + json.dumps(fields)
+            return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
         text = f"{self.endpoint}\0{self.username}"
         if self.client_id is not None or self.scope is not None:
             text += f"\0{self.client_id or ''}\0{self.scope or ''}"

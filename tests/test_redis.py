@@ -73,7 +73,7 @@ def test_round_trip_under_the_documented_key(store: RedisStore, client: Any) -> 
     value = encode_token(token())
     store.set(ACCOUNT, TOKEN, value)
     assert store.get(ACCOUNT, TOKEN) == value
-    assert client.get(f"{store.namespace}:{ACCOUNT.key()}:token") == value.encode()
+    assert client.get(f"{store.namespace}:{{{ACCOUNT.key()}}}:token") == value.encode()
     store.delete(ACCOUNT, TOKEN)
     assert store.get(ACCOUNT, TOKEN) is None
     store.delete(ACCOUNT, TOKEN)  # deleting what is not there is not an error

@@ -22,10 +22,10 @@ def record(life: float | None, refresh: str | None) -> str:
 
 
 def test_key_names_are_namespace_account_key_and_name() -> None:
-    assert key_name("ns", ACCOUNT, TOKEN) == f"ns:{ACCOUNT.key()}:token"
-    assert key_name("ns", ACCOUNT, "lock") == f"ns:{ACCOUNT.key()}:lock"
+    assert key_name("ns", ACCOUNT, TOKEN) == f"ns:{{{ACCOUNT.key()}}}:token"
+    assert key_name("ns", ACCOUNT, "lock") == f"ns:{{{ACCOUNT.key()}}}:lock"
     store = RedisStore(UNREACHABLE, namespace="billing")
-    assert store.key(ACCOUNT, TOKEN) == f"billing:{ACCOUNT.key()}:token"
+    assert store.key(ACCOUNT, TOKEN) == f"billing:{{{ACCOUNT.key()}}}:token"
     # A client id or scope is part of the account: a read-only client never meets admin's token.
     assert store.key(ACCOUNT._replace(scope="admin"), TOKEN) != store.key(ACCOUNT, TOKEN)
 
@@ -210,3 +210,156 @@ def test_a_client_without_a_socket_timeout_is_refused() -> None:
         RedisStore(Client({}))
     Pool.connection_kwargs["socket_timeout"] = 2.0
     assert RedisStore(Client({})).where == "redis://10.0.0.5:6379/0"
+
+
+# -- attack review (wt-attack11) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("crafted", "victim"),
+    [
+        # Account.key() joins the fields with NUL: a user name holding NULs named another
+        # account's key, so a tenant-chosen user name could adopt another account's token from
+        # a shared store (Redis most of all: one key space for the whole fleet).
+        (
+            Account("https://id.example/token", "a\0admin\0"),
+            Account("https://id.example/token", "a", "admin"),
+        ),
+        (
+            Account("https://id.example/token", "a\0admin\0write"),
+            Account("https://id.example/token", "a", "admin", "write"),
+        ),
+        (
+            Account("https://id.example/token", "a", "x\0y"),
+            Account("https://id.example/token", "a", "x", "y\0"),
+        ),
+        (Account("https://id.example/token\0a", "b"), Account("https://id.example/token", "a\0b")),
+    ],
+)
+def test_accounts_with_nul_in_a_field_never_share_a_key(crafted: Account, victim: Account) -> None:
+    assert crafted != victim
+    assert crafted.key() != victim.key()
+    assert key_name("ns", crafted, TOKEN) != key_name("ns", victim, TOKEN)
+
+
+def test_account_keys_of_ordinary_accounts_are_unchanged() -> None:
+    # Stored tokens keep their keys across the fix (no fleet-wide login after an upgrade).
+    import hashlib
+
+    def old(text: str) -> str:
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+    assert ACCOUNT.key() == old("https://id.example/token\0alice")
+    full = Account("https://id.example/token", "alice", "cli", "read write")
+    assert full.key() == old("https://id.example/token\0alice\0cli\0read write")
+    assert Account("e", "ü:x", None, "").key() == old("e\0ü:x\0\0")
+
+
+def _accepted(namespace: str) -> bool:
+    try:
+        RedisStore(UNREACHABLE, namespace=namespace)
+    except ValueError as exc:
+        if "namespace must be" not in str(exc):
+            raise
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("mine", "theirs"),
+    [
+        ("billing", "billing:eu"),  # a ':' in a namespace: another namespace's prefix
+        ("b*", "billing"),  # glob characters: the documented ACL pattern matches others
+        ("bil?ing", "billing"),
+        ("[ab]illing", "billing"),
+        ("billing\\", "billing"),
+    ],
+)
+def test_a_namespaces_acl_pattern_never_covers_another_namespace(mine: str, theirs: str) -> None:
+    """README: 'an ACL user limited to ~<namespace>:*' (and the pattern operators SCAN and
+    delete with). A namespace holding ':' or a glob character made that pattern reach another
+    fleet's tokens: one of the two must be refused."""
+    from fnmatch import fnmatchcase
+
+    theirs_key = key_name(theirs, ACCOUNT, TOKEN)
+    if _accepted(mine) and _accepted(theirs):
+        assert not fnmatchcase(theirs_key, f"{mine}:*")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        # A password holding '/' that was not percent-encoded (base64 passwords often do):
+        # everything after the '/' parses as the path, '@' and host included.
+        "redis://:12/s3cret@10.0.0.5:6379/0",
+        "redis://:/s3cret@10.0.0.5:6379/0",
+        "rediss://default:/s3cret@cache.internal:6380/1",
+        "unix://:/s3cret@x/run/redis.sock",
+    ],
+)
+def test_where_never_shows_a_password_with_an_unencoded_slash(target: str) -> None:
+    assert "s3cret" not in where(target)
+    store = RedisStore(target)
+    assert "s3cret" not in repr(store) + store.describe()
+
+
+@pytest.mark.parametrize("keep", [float("nan"), float("inf"), 1e20])
+def test_a_refresh_ttl_no_write_could_use_is_refused_up_front(keep: float) -> None:
+    """NaN or infinity raised from every token write (math.ceil), 1e20 s made Redis refuse the
+    expiry: each write failed, each worker kept its own token (a login per worker), with only
+    a warning to show for it."""
+    with pytest.raises(ValueError, match="refresh_ttl"):
+        RedisStore(UNREACHABLE, refresh_ttl=keep)
+
+
+def test_a_refresh_ttl_of_zero_or_less_still_means_no_expiry() -> None:
+    assert RedisStore(UNREACHABLE, refresh_ttl=0).refresh_ttl == 0
+    assert RedisStore(UNREACHABLE, refresh_ttl=-1).refresh_ttl == -1
+    assert RedisStore(UNREACHABLE, refresh_ttl=10 * 365 * 24 * 3600).refresh_ttl > 0
+
+
+def test_a_watchdog_that_cannot_start_leaves_the_renewal_working(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Python 3.12+ refuses new threads at interpreter shutdown (a renewal from an atexit
+    hook), any Python when threads run out: the lock was taken in Redis, then __enter__ raised
+    RuntimeError (not a StoreError), leaving the lease recorded for this thread. Without a
+    watchdog the lease still lasts lock_timeout and the write stays fenced."""
+    import threading
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    fake = FakeScripts({"acquire": 1, "fenced": 1, "release": 1})
+    store = RedisStore(fake)
+    with store.lock(ACCOUNT):
+        store.set(ACCOUNT, TOKEN, record(60, None))
+    assert [name for name, _, _ in fake.calls] == ["acquire", "fenced", "release"]
+    assert store._leases() == {}
+
+
+@pytest.mark.parametrize("lease", [0.001, 0.05])
+def test_a_lease_shorter_than_a_round_trip_is_refused(lease: float) -> None:
+    """lock_timeout=0.001: the lease ran out before the holder's first read, every fenced
+    write was refused (a login per worker, a warning each), and the watchdog renewed every
+    third of a millisecond, a busy loop against Redis for the whole renewal."""
+    with pytest.raises(ValueError, match="lock_timeout"):
+        RedisStore(UNREACHABLE, lock_timeout=lease)
+    assert RedisStore(UNREACHABLE, lock_timeout=0.1).lock_timeout == 0.1
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "redis://127.0.0.1:6379/0?socket_timeout=600",
+        "redis://127.0.0.1:6379/0?db=1&socket_connect_timeout=600",
+        "unix:///run/redis.sock?SOCKET_TIMEOUT=600",
+    ],
+)
+def test_a_timeout_in_the_url_is_refused_not_silently_preferred(target: str) -> None:
+    """redis-py lets a URL's query override the keyword arguments it is given: a configured
+    URL with socket_timeout=600 replaced the store's bound (2 s) without a word, and a Redis
+    that stopped answering held renewals for ten minutes while the store claimed 2 s."""
+    with pytest.raises(ValueError, match="socket_timeout="):
+        RedisStore(target)
