@@ -11,6 +11,7 @@ renew a token once between them (see docs/design.md)."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -357,9 +358,14 @@ class KeyringStore:
         caller may hold several endpoints, so the endpoint joins the name. The chunk parts of
         a value (``<name>#...``) are named after its entry."""
         stem, sep, rest = (kind or SECRET).partition("#")
-        base = (
-            account.username if self.service is None else f"{account.username}@{account.endpoint}"
-        )
+        user = account.username
+        if "|" in user or "#" in user:
+            # "|" and "#" separate the parts of an entry name: the user "alice|token" would
+            # name alice's token entry (and its password overwrite that token). Such a name is
+            # spelled "|<base64>", which no other name can be; ordinary names keep theirs.
+            raw = user.encode("utf-8", "surrogatepass")
+            user = "|" + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+        base = user if self.service is None else f"{user}@{account.endpoint}"
         if account.client_id is not None or account.scope is not None:
             entry = f"{base}|{stem}|{account.key()[:12]}"
         else:

@@ -192,6 +192,22 @@ def test_keyring_token_of_a_client_or_scope_has_its_own_entry(
     assert kstore.entry_for(ALICE) == kstore.entry_for(ALICE, "secret") == "alice"
 
 
+@pytest.mark.parametrize("service", [None, "shared-service"])
+def test_keyring_entry_names_of_two_accounts_never_meet(service: str | None) -> None:
+    """Attack review (issue 11): the user "alice|token" named alice's token entry, so storing
+    its password overwrote her token; "alice#p1" could name a chunk part."""
+    kstore = KeyringStore(service=service)
+    users = ["alice", "alice|token", "alice|secret", "alice#p1", "alice|token|x", "|YWxpY2U"]
+    kinds = ["", "token", "refused", "token#p1", "token#gens"]
+    names = [
+        kstore.entry_for(Account(ENDPOINT, user, client_id=cid), kind)
+        for user in users
+        for cid in (None, "cli")
+        for kind in kinds
+    ]
+    assert len(names) == len(set(names))
+
+
 # -- FileStore: the format earlier versions wrote, and damaged files -----------------------------
 
 
