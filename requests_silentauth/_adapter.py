@@ -59,5 +59,11 @@ class SilentAuthAdapter(HTTPAdapter):
         # One flow (and one retry budget) per send: requests calls this once per hop.
         return drive(send_flow(auth.policy, request), auth._manager, send, token_timeout).response
 
+    def close(self) -> None:
+        """``Session.close()`` closes its adapters: this one's connections, then the auth's
+        background renewal (waited for, bounded by ``token_timeout``) and token session."""
+        super().close()
+        self.auth.close()
+
     def __repr__(self) -> str:
         return f"SilentAuthAdapter({self.auth!r})"

@@ -53,6 +53,7 @@ class SilentAuth(requests.auth.AuthBase):
         prompt: bool | None = None,
         token_session: requests.Session | None = None,
         login_backoff: float = 60.0,
+        renew_ahead: bool = True,
     ) -> None:
         if not isinstance(grant, Grant):
             if not callable(grant):
@@ -101,6 +102,7 @@ class SilentAuth(requests.auth.AuthBase):
             prompt=prompt,
             login_backoff=login_backoff,
             token_timeout=token_timeout,
+            background=renew_ahead,
         )
         self.policy = Policy(
             origins=origin_set,
@@ -175,7 +177,10 @@ class SilentAuth(requests.auth.AuthBase):
         self._manager.forget(forget_password=forget_password)
 
     def close(self) -> None:
-        """Close the session used for token requests."""
+        """Wait for a background renewal in progress (at most ``token_timeout``; its token is
+        stored first), then close the session used for token requests. The auth stays usable:
+        a later request opens a new session (and renews ahead again when due)."""
+        self._manager.close()
         self._client.close()
 
     def __repr__(self) -> str:
