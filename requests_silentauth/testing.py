@@ -746,6 +746,9 @@ class _Server(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5: a burst of 16 new connections overflowed it and the
+    # kernel dropped SYNs, a one-second stall that looked like a slow request (issue 10)
+    request_queue_size = 128
 
     def __init__(self, state: _State) -> None:
         self.state = state
