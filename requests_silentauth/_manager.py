@@ -144,7 +144,7 @@ class TokenManager:
         stored before this returns), so no thread of ours is left running."""
         with self._ahead_lock:
             worker, self._ahead = self._ahead, None
-        if worker is not None:
+        if worker is not None and worker is not threading.current_thread():  # not from on_token
             worker.join(self.token_timeout + 1.0)
 
     # -- renewing ahead (in the background) -------------------------------------------------
@@ -156,7 +156,10 @@ class TokenManager:
         with self._ahead_lock:  # held only to decide who starts it, never during the renewal
             if self._ahead is not None and self._ahead.is_alive():
                 return
-            self._ahead = self._spawn(self._ahead_work)
+            try:
+                self._ahead = self._spawn(self._ahead_work)
+            except RuntimeError as exc:  # no new thread at interpreter shutdown
+                log.debug("no renewal ahead (%s); the token is renewed when it expires", exc)
 
     def _ahead_work(self) -> None:
         """The body of a renewal ahead: one flight (a request whose token expires meanwhile
@@ -172,7 +175,10 @@ class TokenManager:
         self._ahead_failures = 0
         outcome = led[0]
         if outcome is not None and outcome[1] is not None:
-            self._announce(outcome[1])  # in this thread, with no lock of ours held
+            try:
+                self._announce(outcome[1])  # in this thread, with no lock of ours held
+            except Exception as exc:  # nobody to raise it to: say so (its type only)
+                log.warning("on_token raised %s in the background renewal", type(exc).__name__)
 
     def _ahead_failed(self, exc: Exception) -> None:
         token, now = self._token, self.clock()

@@ -694,3 +694,40 @@ def test_the_fork_reset_forgets_the_parents_renewal_ahead(rig: Rig) -> None:
     assert rig.manager._ahead is None
     rig.manager.for_request(None)  # the child starts its own
     assert len(rig.workers) == 2
+
+
+def test_no_thread_at_interpreter_shutdown_keeps_the_valid_token() -> None:
+    def refuse(work: Callable[[], None]) -> FakeWorker:
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    rig = Rig(spawn=refuse)
+    first = due(rig)
+    assert rig.manager.for_request(None) is first  # no error reaches the request
+
+
+def test_an_on_token_error_in_the_background_is_logged_by_type(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    due(rig)
+
+    def boom(token: Token) -> None:
+        raise ValueError(f"bad {token.access_token}")
+
+    rig.manager.on_token = boom
+    rig.manager.for_request(None)
+    with caplog.at_level(logging.WARNING, logger="requests_silentauth"):
+        rig.run_ahead()
+    assert "ValueError" in caplog.text and "at-2" not in caplog.text
+    assert rig.manager.token is not None and rig.manager.token.access_token == "at-2"
+
+
+def test_close_from_the_background_renewal_itself_does_not_join_itself(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    due(rig)
+    rig.manager.for_request(None)
+    worker = rig.workers[0]
+    rig.manager.on_token = lambda t: rig.manager.close()
+    monkeypatch.setattr(threading, "current_thread", lambda: worker)  # on_token runs there
+    rig.run_ahead()
+    assert worker.joined == []
