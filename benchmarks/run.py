@@ -527,8 +527,9 @@ def render(run: Run) -> str:
     w(
         f"Run {run.started} UTC{' (--quick)' if run.quick else ''}, {run.took:.0f} s, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}; load average "
-        f"{run.load_before} before, {run.load_after} after (the machine is shared with other "
-        "sessions; the final run was taken when the load was low). Every figure is a ratio or a "
+        f"{run.load_before} before, {run.load_after} after (1, 5 and 15 min; the 2 CPUs are "
+        "shared with other sessions, whose load comes and goes: a ratio compares runs "
+        "interleaved or back to back, so the load hits both sides). Every figure is a ratio or a "
         "count from this one run; servers on 127.0.0.1: django-oauth-toolkit (rotation and reuse "
         "protection on) for 1, 2/3, 5, 7; the embedded `TokenServer` for 4 (revocation) and 6 "
         "(a 500 ms token endpoint), in the benchmark's process."
