@@ -266,7 +266,7 @@ def hammer(
 
 
 def scenario_expiry(dot: Dot, quick: bool) -> dict[str, Any]:
-    seconds, lifetime = (4.0 if quick else 10.0), 2
+    seconds, lifetime = (3.0 if quick else 10.0), 2
     rows: dict[str, Any] = {}
     for lib in LIBS:
         with dot.api.access_lifetime(lifetime):
@@ -403,7 +403,7 @@ def scenario_processes(dot: Dot, quick: bool, workdir: Path) -> dict[str, Any]:
 
 
 def scenario_latency(quick: bool) -> dict[str, Any]:
-    seconds, lifetime, delay = (4.0 if quick else 12.0), 4.0, 0.5
+    seconds, lifetime, delay = (3.0 if quick else 12.0), 4.0, 0.5
     rows: dict[str, Any] = {}
     for lib in LIBS:
         row: dict[str, Any] = {}
