@@ -511,10 +511,23 @@ def fmt_ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds == seconds else "-"
 
 
+#: What a library cannot do in a scenario (its documented feature set), said with the figure.
 CANNOT = {
-    # what a library cannot do in a scenario, said instead of a number
-    ("processes", "google"): None,
+    ("revocation", "oauthlib"): "cannot: no refresh on a rejected token",
+    ("revocation", "authlib"): "cannot: no refresh on a rejected token",
+    ("revocation", "requests_auth"): "cannot: no refresh on a rejected token",
+    ("processes", "oauthlib"): "no persistence of its own: a user callback, no lock",
+    ("processes", "authlib"): "no persistence of its own: a user callback, no lock",
+    ("processes", "google"): "no persistence of its own: the credentials class writes a file",
+    ("revocation", "google"): "refreshes on 401, but each thread its own: the first rotation "
+    "spends the refresh token the others send",
+    ("processes", "requests_auth"): "a JSON file cache, no lock across processes",
 }
+
+
+def cannot(scenario: str, key: str) -> str:
+    why = CANNOT.get((scenario, key))
+    return f" ({why})" if why else ""
 
 
 def render(run: Run) -> str:
@@ -607,8 +620,8 @@ def render(run: Run) -> str:
         w("|---|---|---|---|")
         for key, row in r["revocation"]["rows"].items():
             w(
-                f"| {name[key]} | {row['ok']}/{THREADS} | {row['token_requests']} | "
-                f"{row['server_401']} |"
+                f"| {name[key]} | {row['ok']}/{THREADS}{cannot('revocation', key)} | "
+                f"{row['token_requests']} | {row['server_401']} |"
             )
         w("")
     if "processes" in r:
@@ -627,7 +640,7 @@ def render(run: Run) -> str:
         for key, row in p["rows"].items():
             w(
                 f"| {name[key]} | {row['token_requests']} | {row['refused']} | "
-                f"{row['ok']}/{p['processes']} |"
+                f"{row['ok']}/{p['processes']}{cannot('processes', key)} |"
             )
         w("")
     if "latency" in r:
