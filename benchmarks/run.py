@@ -453,7 +453,7 @@ def timed_run(cmd: list[str]) -> float:
 
 
 def scenario_startup(dot: Dot, quick: bool, workdir: Path) -> dict[str, Any]:
-    runs = 3 if quick else 7
+    runs = 2 if quick else 7
     py = [sys.executable, "-c"]
     imports: dict[str, list[float]] = {k: [] for k in ["requests", *IMPORTS]}
     for _ in range(runs):  # interleaved
