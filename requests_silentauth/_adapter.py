@@ -75,5 +75,11 @@ class SilentAuthAdapter(HTTPAdapter):
             self.errors.check(response, stream=stream, rejected=auth.still_rejected(response))
         return response
 
+    def close(self) -> None:
+        """``Session.close()`` closes its adapters: this one's connections, then the auth's
+        background renewal (waited for, bounded by ``token_timeout``) and token session."""
+        super().close()
+        self.auth.close()
+
     def __repr__(self) -> str:
         return f"SilentAuthAdapter({self.auth!r})"

@@ -56,6 +56,7 @@ class SilentAuth(requests.auth.AuthBase):
         token_session: requests.Session | None = None,
         login_backoff: float = 60.0,
         errors: ApiErrors | Mapping[Any, str] | None = None,
+        renew_ahead: bool = True,
     ) -> None:
         if not isinstance(grant, Grant):
             if not callable(grant):
@@ -106,6 +107,7 @@ class SilentAuth(requests.auth.AuthBase):
             prompt=prompt,
             login_backoff=login_backoff,
             token_timeout=token_timeout,
+            background=renew_ahead,
         )
         self._manager.vault.login_command = login_command(
             grant, username, self.store, allow_insecure_http=allow_insecure_http
@@ -218,7 +220,10 @@ class SilentAuth(requests.auth.AuthBase):
         return outcome
 
     def close(self) -> None:
-        """Close the session used for token requests."""
+        """Wait for a background renewal in progress (at most ``token_timeout``; its token is
+        stored first), then close the session used for token requests. The auth stays usable:
+        a later request opens a new session (and renews ahead again when due)."""
+        self._manager.close()
         self._client.close()
 
     def __repr__(self) -> str:

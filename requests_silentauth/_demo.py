@@ -38,7 +38,7 @@ def run(say: Callable[[str], object] = print) -> int:
             return r
 
         say(f"embedded token server on {srv.url}, access tokens live {LIFETIME:.0f}s")
-        session.auth = SilentAuth(
+        session.auth = auth = SilentAuth(
             PasswordGrant(srv.token_url, client_id="demo-cli"),
             username="alice",
             password="demo-password",
@@ -50,9 +50,11 @@ def run(say: Callable[[str], object] = print) -> int:
         say("2. three more requests reuse the token (no token requests)")
         for _ in range(3):
             ask("GET /api/data")
-        say("3. wait past half the lifetime: refreshed before sending, never rejected")
+        say("3. wait past half the lifetime: sent at once with the still-valid token, renewed")
+        say("   in the background (auth.close() waits for that renewal), never rejected")
         time.sleep(LIFETIME / 2 + 0.1)
         ask("GET /api/data")
+        auth.close()
         say("4. the server revokes every access token: the 401 is recovered silently")
         srv.revoke_access_tokens()
         ask("GET /api/data")

@@ -76,6 +76,15 @@ class Flight(Generic[R]):
                 raise fresh_copy(run.error) from None
             return run.result, False  # type: ignore[return-value]  # set when not abandoned
 
+    def lead_if_idle(self, work: Callable[[], R]) -> tuple[R] | None:
+        """Run ``work`` as the leader of a new flight, or return None at once when a flight is
+        in progress (a renewal ahead never waits for, or repeats, one that is running)."""
+        with self._guard:
+            if self._run is not None:
+                return None
+            run = self._run = _Run()
+        return (self._lead(run, work),)
+
     def _lead(self, run: _Run[R], work: Callable[[], R]) -> R:
         try:
             run.result = result = work()  # before ``done`` is set: followers read it then

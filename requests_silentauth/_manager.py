@@ -12,11 +12,14 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 import time
 import weakref
 from collections.abc import Callable
+from typing import Protocol
 
 from . import _secrets
+from ._ahead import FIRST_PAUSE, Use, decide, next_try
 from ._backoff import Refusals
 from ._endpoint import Timeout, TokenClient, seconds, token_work
 from ._errors import SilentAuthError, TokenEndpointError
@@ -33,14 +36,32 @@ __all__ = ["EARLY_RETRY_PAUSE", "TokenManager"]
 
 log = logging.getLogger("requests_silentauth")
 
-#: Seconds before a failed early renewal is tried again while the token is still valid.
-EARLY_RETRY_PAUSE = 5.0
+#: Seconds before a failed early renewal is tried again while the token is still valid (the
+#: first pause; in the background it doubles after each further failure, see ``_ahead``).
+EARLY_RETRY_PAUSE = FIRST_PAUSE
 #: The longest ``Retry-After`` believed when no valid token is left (a hostile or confused
 #: server must not stop every request for a day).
 MAX_RETRY_AFTER = 60.0
 
 #: What a flight hands its followers: the token, and the renewal when one happened.
 _Outcome = tuple[Token, Renewal | None] | None
+
+
+class Worker(Protocol):
+    """A started background renewal (a ``threading.Thread``; a fake in the unit tests)."""
+
+    def is_alive(self) -> bool: ...
+    def join(self, timeout: float | None = None) -> None: ...
+
+
+def start_thread(work: Callable[[], None]) -> Worker:
+    """One thread per renewal ahead (a few per token lifetime; none for a process that never
+    renews). Not a daemon: an interpreter that exits while it runs waits for it, so a rotated
+    refresh token the server already issued is stored before the process ends. Its token
+    request is bounded by ``token_timeout``, so that wait is too."""
+    thread = threading.Thread(target=work, name="silentauth-renew-ahead", daemon=False)
+    thread.start()
+    return thread
 
 
 class TokenManager:
@@ -58,6 +79,8 @@ class TokenManager:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         token_timeout: float = 10.0,
+        background: bool = True,
+        spawn: Callable[[Callable[[], None]], Worker] = start_thread,
     ) -> None:
         self.vault = vault
         self.on_token = on_token
@@ -75,6 +98,13 @@ class TokenManager:
         self._saved: Token | None = None
         self._loaded = False
         self._early_retry_at = 0.0  # after a failed early renewal, not before this time
+        # Renewing ahead: on, how to start one, the one running (guarded by a small lock that
+        # never covers the renewal itself), and failures in a row (back-off, warn once).
+        self.background = background
+        self._spawn = spawn
+        self._ahead_lock = threading.Lock()
+        self._ahead: Worker | None = None
+        self._ahead_failures = 0
         self._skew_warned = False
         # (until, on the clock; the error): the identity provider asked us to wait (Retry-After)
         # and no valid token is left: fail at once instead of asking again meanwhile.
@@ -96,11 +126,81 @@ class TokenManager:
     # -- the entry points -------------------------------------------------------------------
 
     def for_request(self, timeout: Timeout) -> Token:
-        """A token to send now: the current one while it is fresh, else a renewed one."""
+        """A token to send now: the current one while it is valid (renewed in the background
+        once it is due), else a renewed one."""
         token = self._token
-        if token is not None and self._usable(token, self.clock()):
-            return token  # the per-request path: no lock, no store, no I/O
-        return self._current(self._deadline(timeout))[0]
+        use = self._decide(token)
+        if use is Use.AS_IS:
+            return token  # type: ignore[return-value]  # the per-request path: no lock, no I/O
+        if use is Use.AND_RENEW_AHEAD:
+            self._renew_ahead()
+            return token  # type: ignore[return-value]  # valid: this request does not wait
+        token = self._current(self._deadline(timeout))[0]
+        if self._decide(token) is Use.AND_RENEW_AHEAD:
+            self._renew_ahead()  # the token read from the store is valid but due
+        return token
+
+    def close(self) -> None:
+        """Wait for a renewal ahead in progress (bounded by ``token_timeout``: its token is
+        stored before this returns), so no thread of ours is left running."""
+        with self._ahead_lock:
+            worker, self._ahead = self._ahead, None
+        if worker is not None and worker is not threading.current_thread():  # not from on_token
+            worker.join(self.token_timeout + 1.0)
+
+    # -- renewing ahead (in the background) -------------------------------------------------
+
+    def _renew_ahead(self) -> None:
+        """Start one background renewal unless one (or a waiting renewal) is in progress."""
+        if self._flight.busy:
+            return
+        with self._ahead_lock:  # held only to decide who starts it, never during the renewal
+            if self._ahead is not None and self._ahead.is_alive():
+                return
+            try:
+                self._ahead = self._spawn(self._ahead_work)
+            except RuntimeError as exc:  # no new thread at interpreter shutdown
+                log.debug("no renewal ahead (%s); the token is renewed when it expires", exc)
+
+    def _ahead_work(self) -> None:
+        """The body of a renewal ahead: one flight (a request whose token expires meanwhile
+        joins it), no prompt, and on failure the valid token stays in use with a back-off."""
+        deadline = self.monotonic() + self.token_timeout
+        try:
+            led = self._flight.lead_if_idle(lambda: self._renew_if_due(deadline, ahead=True))
+        except Exception as exc:  # any failure: the valid token stays, a request never sees it
+            self._ahead_failed(exc)
+            return
+        if led is None:
+            return  # a renewal was already in progress: it is the one
+        self._ahead_failures = 0
+        outcome = led[0]
+        if outcome is not None and outcome[1] is not None:
+            try:
+                self._announce(outcome[1])  # in this thread, with no lock of ours held
+            except Exception as exc:  # nobody to raise it to: say so (its type only)
+                log.warning("on_token raised %s in the background renewal", type(exc).__name__)
+
+    def _ahead_failed(self, exc: Exception) -> None:
+        token, now = self._token, self.clock()
+        self._ahead_failures += 1
+        retry_after = getattr(exc, "retry_after", None)
+        expires_at = token.expires_at if token is not None else None
+        self._early_retry_at = next_try(
+            self._ahead_failures, now, expires_at=expires_at, retry_after=retry_after
+        )
+        # A custom store's or grant's message may quote what it was given: only ours are
+        # logged whole (their messages never hold a secret).
+        what = str(exc) if isinstance(exc, SilentAuthError) else type(exc).__name__
+        level = logging.WARNING if self._ahead_failures == 1 else logging.DEBUG
+        log.log(
+            level,
+            "renewing token %s ahead failed (%s); it is still valid and used meanwhile, "
+            "retried in %.0fs",
+            token.fingerprint if token is not None else "-",
+            what,
+            self._early_retry_at - now,
+        )
 
     def after_rejection(self, rejected: Token, timeout: Timeout, why: str) -> tuple[Token, bool]:
         """The server refused ``rejected``. If another thread already replaced it, the current
@@ -228,11 +328,15 @@ class TokenManager:
                 self._announce(renewal)
             return token, renewal is not None and renewal.how != "adopted"
 
-    def _renew_if_due(self, deadline: float) -> _Outcome:
-        """The leader's double check, then the ladder."""
+    def _renew_if_due(self, deadline: float, *, ahead: bool = False) -> _Outcome:
+        """The leader's double check, then the ladder. ``ahead``: this is the renewal ahead
+        (it renews a valid token that is due, and never prompts); a waiting request takes a
+        valid token as it is (then the caller starts the renewal ahead)."""
         self._load_once()
         token, now = self._token, self.clock()
         if token is not None and self._usable(token, now):
+            return token, None
+        if not ahead and token is not None and self._decide(token) is Use.AND_RENEW_AHEAD:
             return token, None
         if token is None:
             reason = "no token yet"
@@ -240,7 +344,7 @@ class TokenManager:
             reason = "token expired"
         else:
             reason = f"token expires in {token.expires_at - now:.0f}s"
-        renewal = self._ladder(reason, None, deadline)
+        renewal = self._ladder(reason, None, deadline, interactive=not ahead)
         return renewal.token, renewal
 
     def _renew_rejected(self, rejected: Token, why: str, deadline: float) -> _Outcome:
@@ -251,7 +355,9 @@ class TokenManager:
         renewal = self._ladder(f"token rejected ({why})", rejected, deadline)
         return renewal.token, renewal
 
-    def _ladder(self, reason: str, rejected: Token | None, deadline: float) -> Renewal:
+    def _ladder(
+        self, reason: str, rejected: Token | None, deadline: float, *, interactive: bool = True
+    ) -> Renewal:
         def climb(remaining: Callable[[], float], login: Callable[[float], Token]) -> Renewal:
             return renew(
                 self._rungs,
@@ -263,7 +369,9 @@ class TokenManager:
                 login=login,
             )
 
-        return self._climb(climb, deadline, given=self._password, explicit=False)
+        return self._climb(
+            climb, deadline, given=self._password, explicit=False, interactive=interactive
+        )
 
     def _climb(
         self,
@@ -272,11 +380,12 @@ class TokenManager:
         *,
         given: str | None,
         explicit: bool,
+        interactive: bool = True,
     ) -> Renewal:
         """Run ``climb`` (under the store lock), and when it needs a prompt, ask outside every
         lock and climb again: the store is re-read, so a login by another process meanwhile is
         adopted and the answer is not used. Then publish the result (before any user code)."""
-        may_prompt = _secrets.may_prompt(self.prompt)
+        may_prompt = interactive and _secrets.may_prompt(self.prompt)
         answer: Secret | None = None
         obtained: Token | None = None  # issue 8: what an interaction outside the locks got
         while True:
@@ -313,6 +422,7 @@ class TokenManager:
         if renewal.saved:
             self._saved = renewal.token
         self._early_retry_at = 0.0
+        self._ahead_failures = 0
         if renewal.clock_skew and not self._skew_warned:
             self._skew_warned = True
             log.warning(
@@ -358,6 +468,15 @@ class TokenManager:
             return None
         return None if current.is_expired(self.clock()) else current
 
+    def _decide(self, token: Token | None) -> Use:
+        return decide(
+            token,
+            self.clock(),
+            leeway=self._rungs.leeway,
+            retry_at=self._early_retry_at,
+            background=self.background,
+        )
+
     def _usable(self, token: Token, now: float) -> bool:
         if not token.refresh_due(now, self._rungs.leeway):
             return True
@@ -378,7 +497,12 @@ class TokenManager:
         return left
 
     def _after_fork(self) -> None:
+        # The parent's renewal ahead is not running here (its thread is the parent's); the
+        # child renews on its own, meeting the parent at the store lock (it adopts the token
+        # the parent stored, never spending the same refresh token twice).
         self._flight.reset()
+        self._ahead_lock = threading.Lock()
+        self._ahead = None
 
 
 # -- fork safety (behaviour 15) -------------------------------------------------------------

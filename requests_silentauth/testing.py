@@ -35,7 +35,7 @@ from types import TracebackType
 from typing import Any, Generic, Literal, TypeAlias, TypeVar, cast, overload
 from urllib.parse import parse_qs, parse_qsl, unquote_plus, urlencode, urlsplit
 
-__all__ = ["TokenServer"]
+__all__ = ["Hold", "TokenServer"]
 
 ExpiresInMode: TypeAlias = Literal["int", "omit", "jwt"]
 ClientAuth: TypeAlias = Literal["basic_or_body", "basic", "body"]
@@ -128,6 +128,40 @@ class _Fault:
     content_type: str
 
 
+class Hold:
+    """Token requests held at the door (``TokenServer.hold_token_requests``), for tests that
+    must know a token request is in flight without guessing how long it takes: ``arrived`` is
+    set when the first held request comes in (``waiting`` counts them); ``release()`` lets them
+    through, ``drop()`` answers them 503 without issuing anything (a blackholed endpoint that
+    never spent the refresh token). A held request gives up by itself after ``limit`` seconds
+    (dropped), and ``TokenServer.stop()`` drops what is still held."""
+
+    def __init__(self, limit: float = 60.0) -> None:
+        self.arrived = threading.Event()
+        self.limit = limit
+        self._open = threading.Event()
+        self._dropped = False
+        self._lock = threading.Lock()
+        self.waiting = 0
+
+    def release(self) -> None:
+        self._open.set()
+
+    def drop(self) -> None:
+        self._dropped = True
+        self._open.set()
+
+    def _pass(self) -> bool:
+        """Wait at the door; True when let through, False when dropped."""
+        with self._lock:
+            self.waiting += 1
+        self.arrived.set()
+        opened = self._open.wait(self.limit)
+        with self._lock:
+            self.waiting -= 1
+        return opened and not self._dropped
+
+
 @dataclass
 class _Reply:
     status: int
@@ -177,6 +211,7 @@ class _State:
         self.expires_in_mode: ExpiresInMode = "int"
         self.client_auth: ClientAuth = "basic_or_body"
         self.token_delay = 0.0
+        self.hold: Hold | None = None
         self.token_response_override: TokenOverride = None
         self.tokens: dict[str, _Token] = {}
         self.counts: Counter[str] = Counter(dict.fromkeys(_COUNTER_KEYS, 0))
@@ -468,6 +503,9 @@ class _Handler(BaseHTTPRequestHandler):
         delay = self._state.token_delay
         if delay > 0:
             time.sleep(delay)
+        hold = self._state.hold
+        if hold is not None and not hold._pass():
+            raise _Abort(_oauth_error(503, "temporarily_unavailable", "held and dropped"))
         fault = self._state.take_fault()
         if fault is not None:
             headers = [("Retry-After", fault.retry_after)] if fault.retry_after else []
@@ -950,6 +988,9 @@ class _Server(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5: a burst of 16 new connections overflowed it and the
+    # kernel dropped SYNs, a one-second stall that looked like a slow request (issue 10)
+    request_queue_size = 128
 
     def __init__(self, state: _State, port: int = 0) -> None:
         self.state = state
@@ -1099,6 +1140,9 @@ class TokenServer:
         """Stop serving and cut open keep-alive connections; safe to call repeatedly."""
         with self._state.lock:  # released before shutdown(): the accept loop needs the lock
             httpd, thread, self._httpd, self._thread = self._httpd, self._thread, None, None
+            hold, self._state.hold = self._state.hold, None
+        if hold is not None:
+            hold.drop()
         if httpd is None:
             return
         httpd.shutdown()
@@ -1220,6 +1264,21 @@ class TokenServer:
     def set_password(self, username: str, password: str) -> None:
         with self._state.lock:
             self._state.users[username] = password
+
+    def hold_token_requests(self, limit: float = 60.0) -> Hold:
+        """From now on every token-endpoint request waits at the door until the returned
+        ``Hold`` is released (or dropped); ``release_token_requests()`` stops holding new ones."""
+        hold = Hold(limit)
+        with self._state.lock:
+            self._state.hold = hold
+        return hold
+
+    def release_token_requests(self) -> None:
+        """Stop holding new token requests and let the held ones through."""
+        with self._state.lock:
+            hold, self._state.hold = self._state.hold, None
+        if hold is not None:
+            hold.release()
 
     def fail_token_requests(
         self,

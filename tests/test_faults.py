@@ -200,6 +200,7 @@ def test_transient_failure_while_the_token_is_still_valid_keeps_using_it(
         s.trust_env = False
         s.auth = auth
         assert s.get(server.resource_url).status_code == 200  # the valid token is used
+        auth.close()  # waits for the renewal ahead it started (issue 10)
         assert server.counts["token:refresh_token"] == 1
         for _ in range(5):  # and not retried on every request meanwhile
             assert s.get(server.resource_url).status_code == 200

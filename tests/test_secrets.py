@@ -43,7 +43,8 @@ def test_full_scenario_debug_log_has_reasons_but_no_secrets(
     auth = make_auth(server, store=store, on_token=seen.append)
     Vault(store, auth.account).set_token(due)
     session.auth = auth
-    session.get(server.resource_url)  # proactive refresh
+    session.get(server.resource_url)  # proactive refresh (ahead, in the background: issue 10)
+    auth.close()  # waits for it
     server.revoke_access_tokens()
     session.get(server.resource_url)  # rejection -> refresh -> resend
     server.revoke_all()

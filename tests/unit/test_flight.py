@@ -260,3 +260,25 @@ def test_a_new_run_has_no_outcome_yet() -> None:
     run: _Run[str] = _Run()
     assert run.result is None and run.error is None and run.abandoned is False
     assert not run.done.is_set()
+
+
+# -- lead_if_idle: the renewal ahead never follows, never waits (issue 10) ------------------------
+
+
+def test_lead_if_idle_leads_when_no_flight_is_in_progress() -> None:
+    flight: Flight[str] = Flight()
+    assert flight.lead_if_idle(lambda: "renewed") == ("renewed",)
+    assert not flight.busy
+
+
+def test_lead_if_idle_returns_none_at_once_while_a_flight_runs() -> None:
+    flight: Flight[str] = Flight()
+    flight._run = _Run()  # another thread is renewing
+    ran: list[bool] = []
+
+    def work() -> str:
+        ran.append(True)
+        return "renewed twice"
+
+    assert flight.lead_if_idle(work) is None
+    assert ran == []

@@ -33,6 +33,27 @@ from .test_ladder import T0, FakeClock, FakeGrant, FakeVault
 FOLLOWERS = 8
 
 
+class FakeWorker:
+    """A renewal ahead that has been started but runs only when the test calls ``run``."""
+
+    def __init__(self, work: Callable[[], None]) -> None:
+        self.work = work
+        self.ran = False
+        self.joined: list[float | None] = []
+
+    def run(self) -> None:
+        self.ran = True
+        self.work()
+
+    def is_alive(self) -> bool:
+        return not self.ran
+
+    def join(self, timeout: float | None = None) -> None:
+        self.joined.append(timeout)
+        if not self.ran:
+            self.run()
+
+
 class Rig:
     def __init__(self, **kwargs: Any) -> None:
         self.clock = FakeClock()
@@ -41,6 +62,7 @@ class Rig:
         self.vault = FakeVault()
         self.seen: list[Token] = []
         self.locks = 0
+        self.workers: list[FakeWorker] = []
 
         def on_lock() -> None:
             self.locks += 1
@@ -56,9 +78,21 @@ class Rig:
             "clock": self.clock,
             "monotonic": self.mono,
             "token_timeout": 10.0,
+            "spawn": self.spawn,
         }
         options.update(kwargs)
         self.manager = TokenManager(self.grant, vault=self.vault, **options)
+
+    def spawn(self, work: Callable[[], None]) -> FakeWorker:
+        """Renewals ahead are queued, and run when the test says (``run_ahead``)."""
+        worker = FakeWorker(work)
+        self.workers.append(worker)
+        return worker
+
+    def run_ahead(self) -> None:
+        for worker in self.workers:
+            if worker.is_alive():
+                worker.run()
 
     def expire(self) -> None:
         token = self.manager.token
@@ -109,7 +143,8 @@ def test_a_deadline_spent_waiting_sends_no_token_request(rig: Rig) -> None:
     assert info.value.retryable and rig.grant.calls == 0
 
 
-def test_a_failed_early_renewal_keeps_the_valid_token_and_pauses(rig: Rig) -> None:
+def test_a_failed_early_renewal_keeps_the_valid_token_and_pauses() -> None:
+    rig = Rig(background=False)  # the waiting path (renew_ahead=False)
     first = rig.manager.for_request(None)
     assert first.expires_at is not None
     rig.clock.now = first.expires_at - 10  # due (30 s leeway), still valid
@@ -124,7 +159,8 @@ def test_a_failed_early_renewal_keeps_the_valid_token_and_pauses(rig: Rig) -> No
     assert second != first and rig.grant.refreshed == ["rt-1", "rt-1"]
 
 
-def test_a_failed_early_renewal_waits_as_long_as_retry_after_says(rig: Rig) -> None:
+def test_a_failed_early_renewal_waits_as_long_as_retry_after_says() -> None:
+    rig = Rig(background=False)  # the waiting path (renew_ahead=False)
     first = rig.manager.for_request(None)
     assert first.expires_at is not None
     rig.clock.now = first.expires_at - 25
@@ -506,3 +542,193 @@ def test_a_failure_without_retry_after_is_not_remembered() -> None:
     with pytest.raises(TokenEndpointError):
         rig.manager.for_request(None)
     assert rig.manager.for_request(None).access_token == "at-1"
+
+
+# -- issue 10: renewing ahead in the background ---------------------------------------------------
+
+
+def due(rig: Rig) -> Token:
+    """A first token, and the clock moved into its renewal window (still valid)."""
+    first = rig.manager.for_request(None)
+    assert first.expires_at is not None
+    rig.clock.now = first.expires_at - 10  # 30 s leeway
+    return first
+
+
+def test_a_process_that_never_renews_starts_no_thread(rig: Rig) -> None:
+    for _ in range(50):
+        rig.manager.for_request(None)
+        rig.clock.advance(60)  # most of the hour, never into the leeway
+    assert rig.workers == [] and rig.grant.calls == 1
+
+
+def test_a_due_token_is_used_at_once_and_renewed_once_in_the_background(rig: Rig) -> None:
+    first = due(rig)
+    for _ in range(20):
+        assert rig.manager.for_request(None) is first  # no request waits
+    assert len(rig.workers) == 1 and rig.grant.calls == 1  # one renewal started, not yet run
+    rig.run_ahead()
+    assert rig.grant.refreshed == ["rt-1"]
+    second = rig.manager.for_request(None)
+    assert second.access_token == "at-2" and rig.seen == [first, second]
+    assert len(rig.workers) == 1
+
+
+def test_on_token_of_a_renewal_ahead_runs_with_every_lock_free(rig: Rig) -> None:
+    due(rig)
+    held: list[bool] = []
+    rig.manager.on_token = lambda t: held.append(
+        rig.vault.held or rig.manager._flight.busy or rig.manager._ahead_lock.locked()
+    )
+    rig.manager.for_request(None)
+    rig.run_ahead()
+    assert held == [False]
+
+
+def test_an_expired_token_waits_even_while_a_renewal_ahead_is_queued(rig: Rig) -> None:
+    first = due(rig)
+    rig.manager.for_request(None)  # a renewal ahead is started ...
+    rig.expire()  # ... but the token expires before it ran
+    second = rig.manager.for_request(None)  # this request renews (and waits)
+    assert second != first and rig.grant.calls == 2
+    rig.run_ahead()  # the late renewal ahead finds a fresh token: no request
+    assert rig.grant.calls == 2
+
+
+def test_a_failing_renewal_ahead_backs_off_and_warns_once(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The renewal storm: requests keep arriving while the endpoint fails; renewals are tried
+    5, 10, 20 s apart, never once per request, and one warning is logged."""
+    first = due(rig)
+    assert first.expires_at is not None
+    rig.clock.now = first.expires_at - 29
+    attempts: list[float] = []
+    rig.grant.before = lambda what: attempts.append(rig.clock.now)
+    with caplog.at_level(logging.DEBUG, logger="requests_silentauth"):
+        for _ in range(56):  # a request every 0.5 s for 28 s
+            rig.grant.fail = TokenEndpointError("503", retryable=True, status_code=503)
+            assert rig.manager.for_request(None) is first  # the valid token, at once
+            rig.run_ahead()
+            rig.clock.advance(0.5)
+    start = first.expires_at - 29
+    assert [round(a - start, 1) for a in attempts] == [0.0, 5.0, 15.0]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "still valid" in warnings[0].getMessage()
+    assert "at-1" not in caplog.text and "rt-1" not in caplog.text
+
+
+def test_after_a_failing_renewal_ahead_the_expired_token_waits_and_sees_the_error(
+    rig: Rig,
+) -> None:
+    due(rig)
+    rig.grant.fail = TokenEndpointError("503", retryable=True, status_code=503)
+    rig.manager.for_request(None)
+    rig.run_ahead()
+    rig.expire()
+    rig.grant.fail = TokenEndpointError("the endpoint is down", retryable=True)
+    with pytest.raises(TokenEndpointError, match="the endpoint is down"):
+        rig.manager.for_request(None)
+
+
+def test_a_success_resets_the_back_off(rig: Rig) -> None:
+    due(rig)
+    rig.grant.fail = TokenEndpointError("503", retryable=True, status_code=503)
+    rig.manager.for_request(None)
+    rig.run_ahead()
+    assert rig.manager._ahead_failures == 1
+    rig.clock.advance(5)
+    rig.manager.for_request(None)
+    rig.run_ahead()
+    assert rig.manager._ahead_failures == 0 and rig.manager._early_retry_at == 0.0
+
+
+def test_a_renewal_ahead_never_prompts(monkeypatch: pytest.MonkeyPatch) -> None:
+    rig = Rig(password=None, prompt=True)
+    monkeypatch.setattr(_secrets, "ask", lambda *a: pytest.fail("prompted in the background"))
+    rig.vault.set_secret("right")
+    first = due(rig)
+    rig.vault.delete_secret()
+    rig.grant.dead_refresh_tokens.add("rt-1")  # the refresh token is dead: a login is needed
+    assert rig.manager.for_request(None) is first
+    rig.run_ahead()  # CredentialsNotFound, kept for the request that must wait
+    assert rig.manager.token is first and rig.manager._ahead_failures == 1
+
+
+def test_an_unexpected_error_in_a_renewal_ahead_is_logged_by_type_only(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = due(rig)
+    rig.vault.write_error = RuntimeError("store said: secret-value")
+    rig.grant.before = lambda what: None
+    rig.vault.on_lock = lambda: (_ for _ in ()).throw(RuntimeError("secret-value"))
+    with caplog.at_level(logging.DEBUG, logger="requests_silentauth"):
+        assert rig.manager.for_request(None) is first
+        rig.run_ahead()
+    assert "RuntimeError" in caplog.text and "secret-value" not in caplog.text
+    assert rig.manager.for_request(None) is first
+
+
+def test_close_waits_for_the_renewal_ahead_and_leaves_no_worker(rig: Rig) -> None:
+    due(rig)
+    rig.manager.for_request(None)
+    worker = rig.workers[0]
+    rig.manager.close()
+    assert worker.joined == [11.0] and worker.ran  # token_timeout + 1
+    assert rig.manager._ahead is None and rig.manager.token is not None
+    assert rig.manager.token.access_token == "at-2"
+
+
+def test_renew_ahead_off_keeps_the_waiting_path() -> None:
+    rig = Rig(background=False)
+    first = due(rig)
+    second = rig.manager.for_request(None)
+    assert second != first and rig.workers == []
+
+
+def test_the_fork_reset_forgets_the_parents_renewal_ahead(rig: Rig) -> None:
+    due(rig)
+    rig.manager.for_request(None)
+    assert rig.manager._ahead is not None
+    assert rig.manager._ahead_lock.acquire(blocking=False)  # a parent thread held it
+    _reset_in_child()
+    assert rig.manager._ahead is None
+    rig.manager.for_request(None)  # the child starts its own
+    assert len(rig.workers) == 2
+
+
+def test_no_thread_at_interpreter_shutdown_keeps_the_valid_token() -> None:
+    def refuse(work: Callable[[], None]) -> FakeWorker:
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    rig = Rig(spawn=refuse)
+    first = due(rig)
+    assert rig.manager.for_request(None) is first  # no error reaches the request
+
+
+def test_an_on_token_error_in_the_background_is_logged_by_type(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    due(rig)
+
+    def boom(token: Token) -> None:
+        raise ValueError(f"bad {token.access_token}")
+
+    rig.manager.on_token = boom
+    rig.manager.for_request(None)
+    with caplog.at_level(logging.WARNING, logger="requests_silentauth"):
+        rig.run_ahead()
+    assert "ValueError" in caplog.text and "at-2" not in caplog.text
+    assert rig.manager.token is not None and rig.manager.token.access_token == "at-2"
+
+
+def test_close_from_the_background_renewal_itself_does_not_join_itself(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    due(rig)
+    rig.manager.for_request(None)
+    worker = rig.workers[0]
+    rig.manager.on_token = lambda t: rig.manager.close()
+    monkeypatch.setattr(threading, "current_thread", lambda: worker)  # on_token runs there
+    rig.run_ahead()
+    assert worker.joined == []

@@ -1,0 +1,35 @@
+"""A process that makes one request with a token due for renewal and exits at once, while the
+renewal ahead it started is in flight (tests/test_renew_ahead.py).
+
+    python -m tests.renew_ahead_child TOKEN_URL API_URL STORE_PATH TOKEN_TIMEOUT"""
+
+from __future__ import annotations
+
+import sys
+
+import requests
+
+from requests_silentauth import FileStore, PasswordGrant, SilentAuth
+
+from .conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, USER
+
+
+def main() -> None:
+    token_url, api_url, store_path, token_timeout = sys.argv[1:5]
+    auth = SilentAuth(
+        PasswordGrant(token_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
+        username=USER,
+        password=PASSWORD,
+        store=FileStore(store_path),
+        prompt=False,
+        token_timeout=float(token_timeout),
+    )
+    with requests.Session() as s:
+        s.trust_env = False
+        r = s.get(api_url, auth=auth, timeout=10)
+    print(f"status {r.status_code}", flush=True)
+    # the main thread ends here, with the renewal ahead still in flight
+
+
+if __name__ == "__main__":
+    main()
