@@ -683,3 +683,11 @@ def test_a_basic_pair_splits_at_the_first_colon() -> None:
         ApiErrors(message_field="msg"), response(401, body, req=request(Authorization=basic))
     )
     assert err.server_message is None
+
+
+def test_everything_after_the_scheme_is_a_secret_whatever_it_ends_with() -> None:
+    """The scheme is the first word; the credential is the rest (here it ends in a short word)."""
+    req = request(Authorization="Key s3cr3t-v4lue v1")  # short: no 20-character fragments
+    body = {"error_code": 9, "msg": "bad credential s3cr3t-v4lue v1"}
+    err = raised(ApiErrors(message_field="msg"), response(401, body, req=req))
+    assert err.server_message is None
