@@ -155,7 +155,7 @@ class ApiErrors:
 
     def __call__(self, response: Response, *args: Any, **kwargs: Any) -> None:
         """The response hook: raise :class:`ApiError` for a 4xx/5xx answer."""
-        self.check(response, stream=bool(kwargs.get("stream", False)))
+        self.check(response, stream=bool(kwargs.get("stream")))
 
     def check(self, response: Response, *, stream: bool = False, rejected: bool = False) -> None:
         """Raise for a 4xx/5xx answer, or for any answer the auth still calls a rejected token
@@ -168,9 +168,9 @@ class ApiErrors:
         a body that is not JSON, too large, or unreadable gives the default message."""
         secrets = _request_secrets(response.request)
         payload = _payload(response, stream, self.max_body)
-        raw_code = lookup(payload, self.code_field) if payload is not None else None
+        raw_code = lookup(payload, self.code_field)  # None for a None payload
         code = _code(raw_code, secrets)
-        server = lookup(payload, self.message_field) if payload is not None else None
+        server = lookup(payload, self.message_field)
         server_message = _quoted(server, 300, secrets)
         # The table is matched on the code as it came, not as shown (clipped at 64 characters).
         key = _key(raw_code) if code is not None else None
@@ -212,7 +212,7 @@ class ApiErrors:
         request = getattr(error, "request", None)
         url = getattr(request, "url", None)
         where = ""
-        if isinstance(url, str) and url:
+        if isinstance(url, str):  # "" is no http(s) URL either: origin_of refuses it
             try:
                 where = f" to {origin_of(url)}"
             except ValueError:  # a URL for another adapter (file://, a custom scheme)
@@ -326,7 +326,7 @@ def _request_secrets(request: PreparedRequest | None) -> tuple[str, ...]:
     found.extend(
         value for name, value in parse_qsl(query) if name in ours or _SECRET_NAME.search(name)
     )
-    return tuple(s.strip() for s in found if s and s.strip())
+    return tuple(s.strip() for s in found if s.strip())
 
 
 def _basic_parts(encoded: str) -> list[str]:

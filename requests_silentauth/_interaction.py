@@ -179,17 +179,19 @@ class DeviceAuthorization:
     def from_payload(cls, payload: Mapping[str, Any], where: str) -> DeviceAuthorization:
         """Read a device authorization answer; an unusable one is a clear error."""
 
-        def text(key: str, required: bool = True) -> str | None:
+        def optional(key: str) -> str | None:
             value = payload.get(key)
-            if isinstance(value, str) and value:
-                return value
-            if required:
+            return value if isinstance(value, str) and value else None
+
+        def required(key: str) -> str:
+            value = optional(key)
+            if value is None:
                 raise TokenEndpointError(
                     f"the device authorization endpoint at {where} answered without a usable "
                     f"{key!r}",
                     retryable=False,
                 )
-            return None
+            return value
 
         def number(key: str, default: float | None) -> float:
             value = payload.get(key, default)
@@ -203,11 +205,11 @@ class DeviceAuthorization:
                 )
             return float(value)
 
-        device_code = text("device_code")
-        user_code = text("user_code")
+        device_code = required("device_code")
+        user_code = required("user_code")
         # Some providers (older Google, Microsoft) say verification_url.
-        uri = text("verification_uri", required=False) or text("verification_url")
-        complete = text("verification_uri_complete", required=False)
+        uri = optional("verification_uri") or required("verification_url")
+        complete = optional("verification_uri_complete")
         for link in (uri, complete):
             if link is not None and urlsplit(link).scheme.lower() not in ("https", "http"):
                 raise TokenEndpointError(
@@ -215,7 +217,6 @@ class DeviceAuthorization:
                     "that is not a web address",
                     retryable=False,
                 )
-        assert device_code is not None and user_code is not None and uri is not None
         return cls(
             user_code=user_code,
             verification_uri=uri,

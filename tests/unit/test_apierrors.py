@@ -490,3 +490,204 @@ def test_a_numeric_code_that_is_a_numeric_secret_is_not_shown() -> None:
     req = request(**{"X-Api-Key": "80085511"})
     err = raised(ApiErrors(default="Failed"), response(403, {"error_code": 80085511}, req=req))
     assert "80085511" not in str(err) and err.code is None
+
+
+# -- mutation testing (scripts/mutation.sh): breakages the tests above did not notice ----------
+
+
+def test_server_text_is_shown_folded_with_each_control_a_space() -> None:
+    body = {"error_code": 9, "msg": "first\x1bsecond\n\tthird\x00 fourth"}
+    err = raised(ApiErrors(message_field="msg"), response(400, body))
+    assert err.server_message == "first second third fourth"
+
+
+@pytest.mark.parametrize(("field", "limit"), [("msg", 300), ("reason", 80), ("code", 64)], ids=str)
+def test_each_quoted_text_is_clipped_at_its_own_length(field: str, limit: int) -> None:
+    """A server message keeps 300 characters, a reason phrase 80, a code 64 (not the 160 of
+    ``clip``'s default)."""
+
+    def shown(text: str) -> str | int | None:
+        body = {"error_code": text if field == "code" else 9, "msg": text}
+        r = response(400, body, reason=text if field == "reason" else "")
+        err = raised(ApiErrors(message_field="msg" if field == "msg" else None), r)
+        return {"msg": err.server_message, "reason": err.message, "code": err.code}[field]
+
+    whole = "w" * (limit - 10) + " last word"
+    assert shown(whole) == whole  # exactly the limit: whole
+    longer = shown(whole + "s")
+    assert longer == whole[: limit - 3] + "..."  # one more: clipped to the limit
+
+
+def test_a_reason_phrase_of_the_servers_own_is_the_status_line() -> None:
+    r = response(400, raw=b"", reason="Developer Key Missing")
+    assert raised(ApiErrors(), r).message == "Developer Key Missing"  # not "Bad Request"
+
+
+def test_the_64_digit_limit_on_numeric_codes() -> None:
+    largest = 10**64 - 1  # 64 digits: a code
+    assert raised(ApiErrors(), response(400, {"error_code": largest})).code == largest
+    for past in (10**64, -(10**64)):  # 65 digits: no code
+        err = raised(ApiErrors(default="Failed"), response(400, {"error_code": past}))
+        assert err.code is None and str(err) == "Failed (HTTP 400)"
+
+
+def test_a_body_of_exactly_max_body_bytes_is_parsed_one_more_is_not() -> None:
+    data = json.dumps({"error_code": 1005}).encode()
+    at = ApiErrors(TABLE, max_body=len(data))
+    assert raised(at, response(400, raw=data)).code == 1005
+    assert raised(ApiErrors(TABLE, max_body=len(data) - 1), response(400, raw=data)).code is None
+
+
+def test_max_body_zero_is_allowed_and_reads_no_code() -> None:
+    """0 means "never parse an error body" (only the status line and the default)."""
+    errors = ApiErrors(TABLE, max_body=0, default="Failed")
+    assert errors.max_body == 0
+    assert str(raised(errors, response(400, {"error_code": 1005}))) == "Failed (HTTP 400)"
+
+
+def test_configuration_errors_name_what_was_wrong() -> None:
+    with pytest.raises(TypeError) as bad_code:
+        ApiErrors({True: "x"})
+    assert str(bad_code.value).endswith("; got bool -> str")
+    with pytest.raises(TypeError) as bad_message:
+        ApiErrors({1005: None})  # type: ignore[dict-item]
+    assert str(bad_message.value).endswith("; got int -> NoneType")
+    with pytest.raises(ValueError) as bad_max:
+        ApiErrors(max_body=-1)
+    assert str(bad_max.value) == "max_body must be >= 0 (bytes of error body read for its code)"
+    with pytest.raises(TypeError) as bad_errors:
+        ApiErrors.coerce("1005: Wrong key")  # type: ignore[arg-type]
+    assert str(bad_errors.value) == (
+        "errors= takes ApiErrors(...) or a mapping of error codes to messages"
+    )
+
+
+def test_errors_given_as_a_table_use_that_table() -> None:
+    errors = ApiErrors.coerce({1005: "Wrong developer key"})
+    assert errors is not None
+    assert raised(errors, response(400, {"error_code": 1005})).message == "Wrong developer key"
+
+
+def test_without_stream_the_hook_and_check_read_an_unread_body() -> None:
+    """requests passes ``stream=`` to every hook; called without it (by hand, by another
+    library), the hook reads the body as for a non-streamed request."""
+    data = json.dumps({"error_code": 1005}).encode()
+    errors = ApiErrors(TABLE)
+    assert raised(errors, response(400, raw=data, streamed=True)).code == 1005
+    with pytest.raises(ApiError) as info:
+        errors.check(response(400, raw=data, streamed=True))
+    assert info.value.code == 1005
+
+
+def test_a_withheld_code_does_not_pick_its_message_from_the_table() -> None:
+    """The table's message for a code would tell the reader which code (= which secret) it was."""
+    req = request(**{"X-Api-Key": "80085511"})
+    errors = ApiErrors({80085511: "Key 80085511 is blocked"}, default="Failed")
+    err = raised(errors, response(403, {"error_code": 80085511}, req=req))
+    assert err.code is None and str(err) == "Failed (HTTP 403)"
+
+
+def test_explain_treats_a_400_as_an_api_error() -> None:
+    http = requests.HTTPError("400", response=response(400, {"error_code": 1005}))
+    assert ApiErrors(TABLE).explain(http) == "Wrong developer key (1005, HTTP 400)"
+
+
+def test_explain_names_a_failure_after_an_answer_apart_from_one_before_it() -> None:
+    hop = response(302, raw=b"", reason="Found", req=request(url="https://api.test/a"))
+    line = ApiErrors().explain(requests.TooManyRedirects("30 redirects", response=hop))
+    assert line == "The request to https://api.test failed (TooManyRedirects)"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        requests.Timeout(),  # request=None
+        ValueError("not from requests at all"),  # no request, no response attribute
+        OSError(),
+        requests.ConnectionError(request=requests.Request("GET", b"https://api.test/")),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_explain_never_raises_whatever_the_exception_carries(error: BaseException) -> None:
+    """explain() is called in an ``except`` block: it must not raise there."""
+    line = ApiErrors().explain(error)
+    assert line == f"The request failed before the server answered ({type(error).__name__})"
+
+
+LONG = "gho_" + "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8"  # 40 characters
+
+
+@pytest.mark.parametrize(
+    ("secret", "echo", "quoted"),
+    [
+        (LONG, LONG[-20:], False),  # the last 20 characters of a long token
+        (LONG, LONG[:20], False),  # the first 20
+        (LONG, LONG[-19:], True),  # a shorter tail names it without giving it away
+        (LONG[:24], LONG[2:22], False),  # 24 characters: long enough for fragments
+        (LONG[:23], LONG[2:22], True),  # 23: only the whole token is withheld
+    ],
+)
+def test_which_fragments_of_a_key_are_withheld(secret: str, echo: str, quoted: bool) -> None:
+    req = request(**{"X-Api-Key": secret})  # (a Bearer header is 7 characters longer)
+    body = {"error_code": 9, "msg": f"token ...{echo}... has expired"}
+    err = raised(ApiErrors(message_field="msg"), response(401, body, req=req))
+    assert (err.server_message == body["msg"]) is quoted
+
+
+def test_a_secret_echoed_across_a_line_break_is_not_quoted() -> None:
+    """The message is shown folded onto one line, where the break becomes the space."""
+    basic = "Basic " + base64.b64encode(b"alice:my pass word").decode()
+    body = {"error_code": 9, "msg": "wrong password my pass\nword"}
+    err = raised(
+        ApiErrors(message_field="msg"), response(401, body, req=request(Authorization=basic))
+    )
+    assert err.server_message is None and "my pass word" not in str(err)
+
+
+def test_a_secret_echoed_with_a_control_character_inside_is_not_quoted() -> None:
+    """Shown, the control character is a space: the token would be readable around it."""
+    body = {"error_code": 9, "msg": f"rejected {TOKEN[:6]}\x00{TOKEN[6:]}"}
+    err = raised(ApiErrors(message_field="msg"), response(401, body))
+    assert err.server_message is None and TOKEN[6:] not in str(err)
+
+
+def session_request(**headers: str) -> PreparedRequest:
+    """As a Session prepares it: its default headers (User-Agent, Accept, ...) come first."""
+    return requests.Session().prepare_request(
+        requests.Request("POST", "https://api.test/v1/x", headers=headers, json={})
+    )
+
+
+def test_ordinary_headers_may_be_quoted_the_credential_after_them_may_not() -> None:
+    req = session_request(**{"X-Api-Key": "k3y-0f-the-app"})
+    assert next(iter(req.headers)) == "User-Agent" and req.headers["Content-Type"]
+    said = "expected application/xml, not application/json"
+    r = response(415, {"error_code": 9, "msg": said}, req=req)
+    assert raised(ApiErrors(message_field="msg"), r).server_message == said
+    r = response(403, {"error_code": 9, "msg": "bad key k3y-0f-the-app"}, req=req)
+    assert raised(ApiErrors(message_field="msg"), r).server_message is None
+
+
+def test_a_cookie_value_with_base64_padding_is_a_secret_whole() -> None:
+    req = request(Cookie="a=1; sid=YWJjZA==")  # short: no 20-character fragment of it
+    body = {"error_code": 9, "msg": "session YWJjZA== expired"}
+    err = raised(ApiErrors(message_field="msg"), response(401, body, req=req))
+    assert err.server_message is None
+
+
+def test_a_basic_pair_splits_at_the_first_colon() -> None:
+    """RFC 7617: the user-id holds no colon, the password may; the user name is withheld too."""
+    basic = "Basic " + base64.b64encode(b"alice:pass:word").decode()
+    body = {"error_code": 9, "msg": "no user alice here"}
+    err = raised(
+        ApiErrors(message_field="msg"), response(401, body, req=request(Authorization=basic))
+    )
+    assert err.server_message is None
+
+
+def test_everything_after_the_scheme_is_a_secret_whatever_it_ends_with() -> None:
+    """The scheme is the first word; the credential is the rest (here it ends in a short word)."""
+    req = request(Authorization="Key s3cr3t-v4lue v1")  # short: no 20-character fragments
+    body = {"error_code": 9, "msg": "bad credential s3cr3t-v4lue v1"}
+    err = raised(ApiErrors(message_field="msg"), response(401, body, req=req))
+    assert err.server_message is None

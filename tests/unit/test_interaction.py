@@ -510,3 +510,233 @@ def test_the_cli_refuses_an_interactive_login_without_what_it_needs(
         _cli.main(["login", "--issuer", ISSUER, "--client-id", "c", "--device", "--browser"])
     assert info.value.code == 2
     assert "not allowed with" in capsys.readouterr().err
+
+
+# -- mutation testing (scripts/mutation.sh): what the tests above did not pin ----------------------
+
+
+def test_a_verifier_carries_32_random_bytes() -> None:
+    """RFC 7636 §7.1: 256 bits of entropy (43 characters once base64url-encoded)."""
+    asked: list[int] = []
+
+    def random(n: int) -> str:
+        asked.append(n)
+        return "v" * 43
+
+    assert pkce_verifier(random) == "v" * 43 and asked == [32]
+
+
+@pytest.mark.parametrize(("length", "ok"), [(42, False), (43, True), (128, True), (129, False)])
+def test_the_verifier_length_bounds(length: int, ok: bool) -> None:
+    if ok:
+        assert len(pkce_verifier(lambda n: "v" * length)) == length
+    else:
+        with pytest.raises(ValueError) as info:
+            pkce_verifier(lambda n: "v" * length)
+        assert str(info.value) == "a PKCE code verifier must have 43 to 128 characters"
+
+
+PAGES = {
+    "method": (405, "Only the browser's redirect is expected here."),
+    "host": (400, "This request was not addressed to the login listener."),
+    "path": (404, "Not the login redirect."),
+    "repeated": (400, "A parameter was repeated; the redirect is not valid."),
+    "state": (400, "This redirect does not belong to the login in progress."),
+    "no code": (400, "The redirect carries no authorization code."),
+}
+
+
+@pytest.mark.parametrize(
+    ("why", "target", "method", "host"),
+    [
+        ("method", f"/?code=abc&state={STATE}", "POST", "127.0.0.1:5000"),
+        ("host", f"/?code=abc&state={STATE}", "GET", "evil.example:5000"),
+        ("host", f"/?code=abc&state={STATE}", "GET", None),
+        ("path", f"/x?code=abc&state={STATE}", "GET", "127.0.0.1:5000"),
+        ("repeated", f"/?code=abc&code=def&state={STATE}", "GET", "127.0.0.1:5000"),
+        ("state", "/?code=abc&state=forged", "GET", "127.0.0.1:5000"),
+        ("no code", f"/?state={STATE}", "GET", "127.0.0.1:5000"),
+        ("no code", f"/?code=&state={STATE}", "GET", "127.0.0.1:5000"),
+    ],
+)
+def test_each_refused_callback_gets_its_status_and_a_page_saying_why(
+    why: str, target: str, method: str, host: str | None
+) -> None:
+    """The page is what the person sees in the browser tab; the login goes on."""
+    verdict = judge(target, method=method, host=host)
+    assert (verdict.status, verdict.page) == PAGES[why]
+    assert verdict.code is None and verdict.error is None
+
+
+def test_a_blank_repeat_does_not_hide_a_parameter() -> None:
+    """``state=&state=<ours>`` or ``code=abc&code=``: a repeat, even blank, is no valid redirect."""
+    for target in (f"/?code=abc&state=&state={STATE}", f"/?code=abc&code=&state={STATE}"):
+        verdict = judge(target)
+        assert (verdict.status, verdict.page) == PAGES["repeated"] and verdict.code is None
+
+
+def test_the_listener_host_matches_without_regard_to_case() -> None:
+    """A ``http://localhost:PORT/`` redirect URI: the browser may send Host in any case."""
+    for host in ("localhost:8400", "LocalHost:8400"):
+        verdict = judge_callback(
+            method="GET",
+            target=f"/cb?code=abc&state={STATE}",
+            host=host,
+            expected_host="localhost:8400",
+            expected_path="/cb",
+            state=STATE,
+        )
+        assert (verdict.status, verdict.code) == (200, "abc")
+
+
+def test_a_refusal_is_answered_200_with_its_error_clipped() -> None:
+    verdict = judge(f"/?error={'e' * 150}&error_description=why&state={STATE}")
+    assert (verdict.status, verdict.page) == (
+        200,
+        "The login was refused. You can close this window.",
+    )
+    assert verdict.error == "e" * 100 and verdict.description == "why"
+    done = judge(f"/?code=abc&state={STATE}")
+    assert done.page == "Logged in. You can close this window and return to the application."
+
+
+GOOD = {
+    "device_code": "dc-secret",
+    "user_code": "WDJB-MJHT",
+    "verification_uri": "https://id.example.com/device",
+    "verification_uri_complete": "https://id.example.com/device?user_code=WDJB-MJHT",
+    "expires_in": 600,
+    "interval": 7,
+}
+
+
+def test_every_field_of_the_standard_device_answer_is_read() -> None:
+    info = DeviceAuthorization.from_payload(GOOD, "https://id.example.com")
+    assert (
+        info.device_code,
+        info.user_code,
+        info.verification_uri,
+        info.verification_uri_complete,
+        info.expires_in,
+        info.interval,
+    ) == (
+        "dc-secret",
+        "WDJB-MJHT",
+        "https://id.example.com/device",
+        "https://id.example.com/device?user_code=WDJB-MJHT",
+        600.0,
+        7.0,
+    )
+
+
+def test_plain_http_verification_uris_are_web_addresses_too() -> None:
+    """The embedded TokenServer (and a provider on a LAN) serves its page over http."""
+    local = {
+        **GOOD,
+        "verification_uri": "http://127.0.0.1:8000/device",
+        "verification_uri_complete": "HTTP://127.0.0.1:8000/device?user_code=WDJB-MJHT",
+    }
+    info = DeviceAuthorization.from_payload(local, "x")
+    assert info.verification_uri_complete == local["verification_uri_complete"]
+
+
+@pytest.mark.parametrize(
+    ("interval", "expires_in", "read"),
+    [(0, 600, (0.0, 600.0)), (1, 1, (1.0, 1.0)), (0.5, 0.5, (0.5, 0.5))],
+)
+def test_any_positive_number_of_seconds_is_believed_and_an_interval_of_0(
+    interval: float, expires_in: float, read: tuple[float, float]
+) -> None:
+    """An interval of 0 (the embedded TokenServer's, in tests) polls at once; slow_down adds."""
+    info = DeviceAuthorization.from_payload(
+        {**GOOD, "interval": interval, "expires_in": expires_in}, "x"
+    )
+    assert (info.interval, info.expires_in) == read
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"user_code": 12345678}, "answered without a usable 'user_code'"),
+        ({"device_code": ["dc"]}, "answered without a usable 'device_code'"),
+        ({"verification_uri": None}, "answered without a usable 'verification_url'"),
+        ({"interval": -1}, "answered without a usable 'interval' (a positive number of seconds)"),
+        (
+            {"expires_in": 0},
+            "answered without a usable 'expires_in' (a positive number of seconds)",
+        ),
+        (
+            {"verification_uri_complete": "ftp://x/"},
+            "sent a verification URI that is not a web address",
+        ),
+    ],
+)
+def test_an_unusable_device_answer_says_which_field_and_is_not_retried(
+    change: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(TokenEndpointError) as info:
+        DeviceAuthorization.from_payload({**GOOD, **change}, "https://id.example.com")
+    assert (
+        str(info.value) == f"the device authorization endpoint at https://id.example.com {message}"
+    )
+    assert info.value.retryable is False
+
+
+def poll_error(error: str | None, description: str | None = None) -> Exception:
+    with pytest.raises(Exception) as info:
+        next_interval(
+            error, description, interval=5.0, now=0.0, deadline=600.0, where="https://id.test"
+        )
+    return info.value
+
+
+def test_the_poll_errors_say_what_to_do_and_carry_the_servers_words() -> None:
+    denied = poll_error("access_denied", "the user said no")
+    assert isinstance(denied, AuthorizationDenied)
+    assert str(denied) == (
+        "the device login at https://id.test was denied (access_denied); run the login again "
+        "and approve it"
+    )
+    assert (denied.error, denied.error_description) == ("access_denied", "the user said no")
+    expired = poll_error("expired_token")
+    assert isinstance(expired, LoginExpired)
+    assert str(expired) == (
+        "the device code from https://id.test expired before the login was approved "
+        "(expired_token); run the login again and approve it in time"
+    )
+    with pytest.raises(LoginExpired) as late:
+        next_interval(
+            "slow_down", None, interval=5.0, now=590.0, deadline=600.0, where="https://id.test"
+        )
+    assert str(late.value) == (
+        "the device code from https://id.test expired before the login was approved; run the "
+        "login again and approve it in time"
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "description", "detail"),
+    [
+        ("invalid_client", "bad client secret", "invalid_client: bad client secret"),
+        ("invalid_client", None, "invalid_client"),
+        (None, "something odd", "no error"),
+        (None, None, "no error"),
+    ],
+)
+def test_any_other_poll_answer_ends_the_login_naming_it(
+    error: str | None, description: str | None, detail: str
+) -> None:
+    refused = poll_error(error, description)
+    assert isinstance(refused, TokenEndpointError) and not isinstance(refused, LoginExpired)
+    assert str(refused) == (
+        f"the token endpoint at https://id.test refused the device code poll ({detail})"
+    )
+    assert refused.retryable is False and refused.error == error
+
+
+def test_the_fix_named_where_no_command_is_known() -> None:
+    assert str(interaction_required("a browser", None)) == (
+        "logging in needs a person (a browser) and none may be asked here (no terminal, or "
+        "prompt=False); log in once where a person can answer (prompt=True, or at a terminal); "
+        "later runs then refresh silently"
+    )
