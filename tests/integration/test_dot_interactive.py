@@ -114,9 +114,13 @@ def test_device_login_in_the_browser_then_silent_refreshes(
         for _ in range(3):  # several expiries: the refresh token renews, nobody is asked
             time.sleep(1.1)  # a lower bound: the token is due by then
             assert api.get(dot_server.url("/api/me"), auth=auth, timeout=30).status_code == 200
+    auth.close()  # a renewal ahead still in flight finishes (issue 10: renewals run behind)
     assert len(person.shown) == 1 and "Authorized" in person.pages[0]
     grants = [g for g, s in dot_server.token_requests(mark) if s == 200]
-    assert grants == ["urn:ietf:params:oauth:grant-type:device_code"] + ["refresh_token"] * 3
+    assert grants[0] == "urn:ietf:params:oauth:grant-type:device_code"
+    # One refresh per due token; a renewal ahead still running when the next request finds the
+    # token due is shared, so a slow server may make fewer (never more, never a second code).
+    assert 1 <= len(grants[1:]) <= 3 and set(grants[1:]) == {"refresh_token"}
     assert dot_server.calls(mark, "/o/device-authorization/") == [200]
 
 
