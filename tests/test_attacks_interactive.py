@@ -1,0 +1,131 @@
+"""Attacks on issue 8 (device code, browser + PKCE, discovery, revocation), end to end against
+the embedded TokenServer and real sockets on 127.0.0.1. Each test names the attack it proves
+harmless; the ones that still succeed are ``xfail(strict=True)`` with the reason for the lead."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from requests_silentauth import (
+    AuthorizationCode,
+    DeviceAuthorization,
+    DeviceCode,
+    LoginExpired,
+    MemoryStore,
+    SilentAuth,
+)
+from requests_silentauth.testing import TokenServer
+
+from .conftest import CLIENT_ID, CLIENT_SECRET
+
+PUBLIC = "cli-public"
+
+
+@pytest.fixture
+def idp(server_factory: Callable[..., TokenServer]) -> TokenServer:
+    srv = server_factory(clients={CLIENT_ID: CLIENT_SECRET, PUBLIC: None})
+    srv.device_interval = 0
+    return srv
+
+
+def browser_auth(srv: TokenServer, open_browser: Callable[[str], object], **kw: Any) -> SilentAuth:
+    grant = AuthorizationCode(
+        PUBLIC,
+        issuer=srv.issuer,
+        open_browser=open_browser,
+        login_timeout=kw.pop("login_timeout", 30.0),
+    )
+    return SilentAuth(grant, store=MemoryStore(), prompt=True, **kw)
+
+
+def listener_port(url: str) -> int:
+    redirect = parse_qs(urlsplit(url).query)["redirect_uri"][0]
+    return int(urlsplit(redirect).port or 0)
+
+
+# -- the loopback listener ------------------------------------------------------------------------
+
+
+def test_a_trickling_connection_cannot_hold_the_login_past_its_deadline(idp: TokenServer) -> None:
+    # Slowloris: a local process sends one byte of a request line every 0.1 s. Each read
+    # arrives well within the socket timeout, so only a deadline for the whole connection ends
+    # it; login_timeout must hold (every timeout is a deadline for the whole operation).
+    capped = threading.Event()
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def trickle(port: int) -> None:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            began = time.monotonic()
+            for byte in itertools.cycle(b"GET /?state=x"):
+                if stop.wait(0.1):
+                    return
+                if time.monotonic() - began > 8.0:
+                    capped.set()  # the listener still reads us: the login is held past its end
+                    return
+                try:
+                    conn.send(bytes([byte]))
+                except OSError:
+                    return  # the listener hung up on us
+
+    def open_browser(url: str) -> None:
+        threads.append(threading.Thread(target=trickle, args=(listener_port(url),)))
+        threads[-1].start()
+
+    auth = browser_auth(idp, open_browser, login_timeout=0.5)
+    try:
+        with pytest.raises(LoginExpired):
+            auth.get_token()
+        assert not capped.is_set()
+        assert not loopback_threads()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+
+
+def test_an_idle_connection_does_not_keep_the_browser_waiting(
+    idp: TokenServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Browsers open spare connections that send nothing (Chrome's preconnect; the reason
+    # http.server became threaded, bpo-31639). The listener served one connection at a time
+    # and read the idle one first, so the browser's redirect waited until it timed out.
+    from requests_silentauth import _loopback
+
+    monkeypatch.setattr(_loopback._Handler, "LONGEST", 30.0)
+    outcome: list[object] = []
+    threads: list[threading.Thread] = []
+
+    def open_browser(url: str) -> None:
+        spare = socket.create_connection(("127.0.0.1", listener_port(url)), timeout=5)
+
+        def browse() -> None:
+            try:
+                outcome.append(requests.get(url, timeout=3).status_code)
+            except requests.RequestException as exc:
+                outcome.append(type(exc).__name__)
+            finally:
+                spare.close()
+
+        threads.append(threading.Thread(target=browse))
+        threads[-1].start()
+
+    auth = browser_auth(idp, open_browser)
+    auth.get_token()
+    assert not loopback_threads()  # the listener left no connection open behind it
+    for t in threads:
+        t.join(10)
+    assert outcome == [200]
+
+
+def loopback_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "silentauth-loopback"]
