@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -50,6 +51,10 @@ DEFAULT_INTERVAL = 5.0
 #: ``expires_in`` and ``interval`` are believed up to these (providers use 5-30 minutes, 5 s).
 MAX_EXPIRES_IN = 3600.0
 MAX_INTERVAL = 60.0
+#: After an answer that was not the token, the next poll waits at least this long, whatever
+#: ``interval`` the server named: 0 (which tests use to poll at once) would otherwise poll as
+#: fast as the network allows until ``expires_in``.
+MIN_INTERVAL = 1.0
 
 
 class InteractionNeeded(Exception):
@@ -193,7 +198,14 @@ class DeviceAuthorization:
 
         def number(key: str, default: float | None) -> float:
             value = payload.get(key, default)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            # json.loads reads NaN and Infinity: NaN compares false with everything, so it
+            # would neither wait nor ever reach the deadline.
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value <= 0
+            ):
                 if value == 0 and key == "interval":
                     return 0.0
                 raise TokenEndpointError(
@@ -236,9 +248,10 @@ def next_interval(
     where: str,
 ) -> float:
     """After a poll that did not return a token (§3.5): the interval before the next poll, or
-    a typed error. ``authorization_pending`` keeps the interval, ``slow_down`` adds 5 s for
-    good; ``access_denied`` and ``expired_token`` end the login, and so does a next poll that
-    would come after the code expired (``deadline``, from ``expires_in``)."""
+    a typed error. ``authorization_pending`` keeps the interval (``MIN_INTERVAL`` at least),
+    ``slow_down`` adds 5 s for good; ``access_denied`` and ``expired_token`` end the login,
+    and so does a next poll that would come after the code expired (``deadline``, from
+    ``expires_in``)."""
     if error == "slow_down":
         interval += SLOW_DOWN
     elif error == "access_denied":
@@ -260,6 +273,7 @@ def next_interval(
             retryable=False,
             error=error,
         )
+    interval = max(interval, MIN_INTERVAL)
     if now + interval >= deadline:
         raise LoginExpired(
             f"the device code from {where} expired before the login was approved; run the "

@@ -5,6 +5,7 @@ harmless; the ones that still succeed are ``xfail(strict=True)`` with the reason
 from __future__ import annotations
 
 import itertools
+import json
 import socket
 import threading
 import time
@@ -17,11 +18,11 @@ import requests
 
 from requests_silentauth import (
     AuthorizationCode,
-    DeviceAuthorization,
     DeviceCode,
     LoginExpired,
     MemoryStore,
     SilentAuth,
+    TokenEndpointError,
 )
 from requests_silentauth.testing import TokenServer
 
@@ -129,3 +130,105 @@ def test_an_idle_connection_does_not_keep_the_browser_waiting(
 
 def loopback_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "silentauth-loopback"]
+
+
+# -- a hostile device endpoint -------------------------------------------------------------------
+
+
+class HostileIdP:
+    """A device authorization endpoint answering ``device_answer`` (raw JSON text: Python's json
+    module reads ``NaN`` and ``Infinity``), and a token endpoint answering
+    ``authorization_pending`` to every poll, until ``MAX_POLLS`` (then ``access_denied``, so
+    that a client that never stops still ends the test)."""
+
+    MAX_POLLS = 200
+
+    def __init__(self, device_answer: str) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        idp = self
+        self.polls = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path == "/device":
+                    status, body = 200, device_answer
+                else:
+                    idp.polls += 1
+                    error = (
+                        "authorization_pending" if idp.polls < idp.MAX_POLLS else "access_denied"
+                    )
+                    status, body = 400, json.dumps({"error": error})
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+def device_answer(**fields: str) -> str:
+    base = {
+        "device_code": '"dc-1"',
+        "user_code": '"WDJB-MJHT"',
+        "verification_uri": '"https://id.example.com/device"',
+        "expires_in": "1",
+        "interval": "1",
+    }
+    base.update(fields)
+    return "{" + ", ".join(f'"{k}": {v}' for k, v in base.items()) + "}"
+
+
+@pytest.mark.parametrize("field", ["interval", "expires_in"])
+def test_a_nan_in_the_device_answer_is_refused_not_polled_forever(field: str) -> None:
+    # json.loads accepts NaN. An interval of NaN slept 0 s and never reached the deadline
+    # (every comparison with NaN is false): a tight loop of polls for ever. An expires_in of
+    # NaN polled for ever too.
+    hostile = HostileIdP(device_answer(**{field: "NaN"}))
+    try:
+        grant = DeviceCode(
+            PUBLIC,
+            device_authorization_url=hostile.url + "/device",
+            token_url=hostile.url + "/token",
+            show=lambda info: None,
+        )
+        auth = SilentAuth(grant, store=MemoryStore(), prompt=True, token_timeout=2)
+        with pytest.raises(TokenEndpointError, match=field):
+            auth.get_token()
+        assert hostile.polls == 0
+    finally:
+        hostile.close()
+
+
+def test_an_interval_of_zero_does_not_hammer_the_token_endpoint() -> None:
+    # RFC 8628 allows any interval the server names; 0 meant a poll after every answer, as
+    # fast as the loopback allows, until expires_in (up to an hour): thousands a second.
+    hostile = HostileIdP(device_answer(interval="0", expires_in="2"))
+    try:
+        grant = DeviceCode(
+            PUBLIC,
+            device_authorization_url=hostile.url + "/device",
+            token_url=hostile.url + "/token",
+            show=lambda info: None,
+        )
+        auth = SilentAuth(grant, store=MemoryStore(), prompt=True, token_timeout=2)
+        with pytest.raises(LoginExpired):
+            auth.get_token()
+        assert 1 <= hostile.polls <= 3  # the first at once, then one a second at most
+    finally:
+        hostile.close()
