@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ._errors import (
+    CONTROLS,
     AuthorizationDenied,
     InteractionRequired,
     LoginExpired,
@@ -150,8 +151,12 @@ def judge_callback(
     if not same_state(got.get("state"), state):
         return Callback(400, "This redirect does not belong to the login in progress.")
     if "error" in got:
+        description = got.get("error_description")
         return Callback(
-            200, REFUSED_PAGE, error=got["error"][:100], description=got.get("error_description")
+            200,
+            REFUSED_PAGE,
+            error=got["error"][:100],
+            description=None if description is None else description[:300],
         )
     code = got.get("code")
     if not code:
@@ -220,13 +225,25 @@ class DeviceAuthorization:
         # Some providers (older Google, Microsoft) say verification_url.
         uri = text("verification_uri", required=False) or text("verification_url")
         complete = text("verification_uri_complete", required=False)
-        for link in (uri, complete):
-            if link is not None and urlsplit(link).scheme.lower() not in ("https", "http"):
+        for name, link in (("verification_uri", uri), ("verification_uri_complete", complete)):
+            if link is not None and (
+                urlsplit(link).scheme.lower() not in ("https", "http")
+                or CONTROLS.search(link)
+                or any(c.isspace() for c in link)
+            ):
                 raise TokenEndpointError(
-                    f"the device authorization endpoint at {where} sent a verification URI "
-                    "that is not a web address",
+                    f"the device authorization endpoint at {where} sent a {name} that is not "
+                    "a web address",
                     retryable=False,
                 )
+        if CONTROLS.search(user_code or ""):
+            # Printed on the person's terminal: an escape sequence there could rewrite what
+            # they read (another address) or set their clipboard (OSC 52).
+            raise TokenEndpointError(
+                f"the device authorization endpoint at {where} sent a user_code with control "
+                "characters",
+                retryable=False,
+            )
         assert device_code is not None and user_code is not None and uri is not None
         return cls(
             user_code=user_code,

