@@ -252,7 +252,9 @@ class TokenManager:
         return renewal.token, renewal
 
     def _ladder(self, reason: str, rejected: Token | None, deadline: float) -> Renewal:
-        def climb(remaining: Callable[[], float], login: Callable[[float], Token]) -> Renewal:
+        def climb(
+            remaining: Callable[[], float], login: Callable[[float], Token], interacted: bool
+        ) -> Renewal:
             return renew(
                 self._rungs,
                 ours=self._token,
@@ -261,13 +263,14 @@ class TokenManager:
                 reason=reason,
                 remaining=remaining,
                 login=login,
+                interacted=interacted,
             )
 
         return self._climb(climb, deadline, given=self._password, explicit=False)
 
     def _climb(
         self,
-        climb: Callable[[Callable[[], float], Callable[[float], Token]], Renewal],
+        climb: Callable[[Callable[[], float], Callable[[float], Token], bool], Renewal],
         deadline: float,
         *,
         given: str | None,
@@ -295,7 +298,9 @@ class TokenManager:
                 obtained=obtained,
             )
             try:
-                renewal = climb(functools.partial(self._remaining, deadline), login)
+                renewal = climb(
+                    functools.partial(self._remaining, deadline), login, obtained is not None
+                )
                 break
             except InteractionNeeded as need:  # a device code or a browser: outside every lock
                 obtained = need.run(self.token_timeout)

@@ -19,6 +19,7 @@ import requests
 from requests_silentauth import (
     AuthorizationCode,
     AuthorizationDenied,
+    DeviceAuthorization,
     DeviceCode,
     LoginExpired,
     MemoryStore,
@@ -316,3 +317,59 @@ def test_a_refusal_from_the_browser_cannot_drive_the_terminal(idp: TokenServer) 
         t.join(10)
     text = str(info.value)
     assert ESC not in text and "\r" not in text and len(text) < 600
+
+
+# -- the ladder around an interaction ------------------------------------------------------------
+
+
+class Approver:
+    def __init__(self, srv: TokenServer) -> None:
+        self.srv, self.shown = srv, 0
+
+    def __call__(self, info: DeviceAuthorization) -> None:
+        self.shown += 1
+        self.srv.approve_device(info.user_code)
+
+
+class FlakyAfterTheLogin(requests.adapters.HTTPAdapter):
+    """The token session's transport: once a device poll has brought a token, the next refresh
+    request fails like a network blip (the identity provider is flaky, not refusing)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logged_in = False
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        raw = request.body
+        body = raw if isinstance(raw, str) else raw.decode() if isinstance(raw, bytes) else ""
+        if "grant_type=refresh_token" in body and self.logged_in:
+            raise requests.ConnectionError("connection reset")
+        response = super().send(request, *args, **kwargs)
+        if "device_code" in body and "grant_type=" in body and response.status_code == 200:
+            self.logged_in = True
+        return response
+
+
+def test_a_token_a_person_just_got_is_not_lost_to_a_refresh_of_the_dead_token(
+    idp: TokenServer,
+) -> None:
+    # The refresh token is dead (invalid_grant), so the ladder goes to the login rung, which
+    # lets the locks go and shows a device code. After the person approved, the ladder climbs
+    # again and refreshed the same dead refresh token a second time before installing the new
+    # token: a wasted request at best, and when that request failed (a blip), the token the
+    # person had just obtained was thrown away with the error. design.md: "the login rung
+    # installs it, unless the re-read store already holds a newer one".
+    flaky = FlakyAfterTheLogin()
+    tokens = requests.Session()
+    tokens.mount("http://", flaky)
+    show = Approver(idp)
+    grant = DeviceCode(PUBLIC, issuer=idp.issuer, show=show)
+    auth = SilentAuth(grant, store=MemoryStore(), prompt=True, token_session=tokens)
+    first = auth.get_token()
+    flaky.logged_in = False
+    idp.revoke_all()  # the refresh token dies at the server
+    s = requests.Session()
+    s.auth = auth
+    assert s.get(idp.resource_url, timeout=5).status_code == 200
+    assert show.shown == 2 and auth.token is not None and auth.token != first
+    assert idp.counts["token:refresh_token"] == 1  # the dead refresh token was tried once
