@@ -15,6 +15,7 @@ a time cannot hold the login past ``login_timeout``."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import html
 import socket
 import socketserver
@@ -173,6 +174,11 @@ class Listener:
                 "redirect_uri=None to use a free port"
             ) from None
         bound = self._server.server_address[1]
+        self._guard: socket.socket | None = None
+        if redirect_uri is not None and (urlsplit(redirect_uri).hostname or "").lower() == (
+            "localhost"
+        ):
+            self._guard = self._hold_ipv6(bound)
         shown_host = f"[{host}]" if family == socket.AF_INET6 else host
         if redirect_uri is None:
             self.redirect_uri = f"http://{shown_host}:{bound}/"
@@ -182,6 +188,25 @@ class Listener:
             self._server.expected_host = urlsplit(redirect_uri).netloc
         self._server.expected_path = path
 
+    def _hold_ipv6(self, port: int) -> socket.socket | None:
+        """For a ``localhost`` redirect: hold ``[::1]:port`` too (bound, not listening, so a
+        browser trying ::1 first is refused at once and goes on to 127.0.0.1). Else another
+        local process could listen there and receive the redirect (RFC 8252 §8.3)."""
+        guard = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        try:
+            guard.bind(("::1", port))  # no SO_REUSEADDR: nobody else can bind it meanwhile
+        except OSError as exc:
+            guard.close()
+            if exc.errno != errno.EADDRINUSE:
+                return None  # no IPv6 loopback here: no browser reaches [::1] either
+            self._server.server_close()
+            raise ValueError(
+                f"another program listens on [::1] port {port}, where a browser may send the "
+                "redirect for localhost; use a redirect_uri with 127.0.0.1 (or stop that "
+                "program)"
+            ) from None
+        return guard
+
     def __enter__(self) -> Listener:
         return self
 
@@ -189,6 +214,8 @@ class Listener:
         self.close()
 
     def close(self) -> None:
+        if self._guard is not None:
+            self._guard.close()
         self._server.server_close()  # no new connection (the socket is closed first)
         for thread in self._server.hang_up():
             thread.join(1.0)  # a shut socket ends its read at once

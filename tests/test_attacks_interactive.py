@@ -492,3 +492,115 @@ def test_a_login_another_process_finished_ends_the_wait(idp: TokenServer) -> Non
     token = first.get_token()  # the person approves this one only
     waiting.join(10)
     assert outcome == [token]
+
+
+# -- the embedded TokenServer as a stand-in for real providers ----------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="for the lead: TokenServer's revocation endpoint revokes any token for anyone (no "
+    "client authentication, no check that the token was issued to the client asking); RFC 7009 "
+    "§2.1 refuses both, as real providers do, so a client that revokes without authenticating "
+    "passes against TokenServer and fails in production. tests/test_testing_server.py "
+    "test_introspect_and_revoke_endpoints relies on the lax behaviour (revokes without auth)",
+)
+def test_the_embedded_server_revokes_only_for_the_client_the_token_was_issued_to(
+    idp: TokenServer,
+) -> None:
+    grant = DeviceCode(PUBLIC, issuer=idp.issuer, show=Approver(idp))
+    token = SilentAuth(grant, store=MemoryStore(), prompt=True).get_token()
+    anyone = requests.post(idp.revoke_url, data={"token": token.refresh_token}, timeout=5)
+    other = requests.post(
+        idp.revoke_url,
+        data={"token": token.refresh_token},
+        auth=(CLIENT_ID, CLIENT_SECRET),
+        timeout=5,
+    )
+    still = requests.post(
+        idp.token_url,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": token.refresh_token,
+            "client_id": PUBLIC,
+        },
+        timeout=5,
+    )
+    assert (anyone.status_code, other.status_code) != (200, 200)
+    assert still.status_code == 200
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def browse_to_localhost(url: str, port: int) -> None:
+    """Finish the login as a browser reaching localhost over IPv4 would (no name lookup)."""
+    provider = requests.get(url, allow_redirects=False, timeout=5)
+    back = provider.headers["Location"].replace("//localhost:", "//127.0.0.1:", 1)
+    requests.get(back, headers={"Host": f"localhost:{port}"}, timeout=5)
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")
+def test_a_localhost_redirect_leaves_no_ipv6_port_for_another_process(idp: TokenServer) -> None:
+    # A redirect_uri of http://localhost:PORT/ was listened on at 127.0.0.1 only; browsers try
+    # ::1 first for localhost, and another local process listening on [::1]:PORT would get
+    # the redirect (RFC 8252 §8.3). The listener now holds [::1]:PORT too.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    squatted: list[bool] = []
+    threads: list[threading.Thread] = []
+
+    def open_browser(url: str) -> None:
+        squatter = socket.socket(socket.AF_INET6)
+        try:
+            squatter.bind(("::1", port))
+            squatter.listen(1)
+            squatted.append(True)
+        except OSError:
+            squatted.append(False)
+        finally:
+            squatter.close()
+        threads.append(threading.Thread(target=browse_to_localhost, args=(url, port)))
+        threads[-1].start()
+
+    grant = AuthorizationCode(
+        PUBLIC,
+        issuer=idp.issuer,
+        open_browser=open_browser,
+        redirect_uri=f"http://localhost:{port}/cb",
+        login_timeout=10,
+    )
+    SilentAuth(grant, store=MemoryStore(), prompt=True).get_token()
+    for t in threads:
+        t.join(10)
+    assert squatted == [False]
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")
+def test_a_localhost_redirect_whose_ipv6_port_is_taken_is_refused(idp: TokenServer) -> None:
+    with socket.socket(socket.AF_INET6) as squatter:
+        squatter.bind(("::1", 0))
+        squatter.listen(1)
+        port = squatter.getsockname()[1]
+        opened: list[str] = []
+        grant = AuthorizationCode(
+            PUBLIC,
+            issuer=idp.issuer,
+            open_browser=opened.append,
+            redirect_uri=f"http://localhost:{port}/cb",
+        )
+        try:
+            with socket.socket() as v4:
+                v4.bind(("127.0.0.1", port))  # (the IPv4 side of that port is free here)
+        except OSError:
+            pytest.skip("127.0.0.1 side of the port is taken too")
+        with pytest.raises(ValueError, match=r"\[::1\] port .* 127\.0\.0\.1"):
+            SilentAuth(grant, store=MemoryStore(), prompt=True).get_token()
+        assert opened == []  # no browser was opened
