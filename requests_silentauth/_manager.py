@@ -283,6 +283,7 @@ class TokenManager:
         answer: Secret | None = None
         obtained: Token | None = None  # issue 8: what an interaction outside the locks got
         while True:
+            interaction: Callable[[float], Token] | None = None
 
             def secret(answer: Secret | None = answer) -> Secret:
                 return _secrets.find(given, self.vault, answer=answer, prompt=may_prompt)
@@ -303,8 +304,7 @@ class TokenManager:
                 )
                 break
             except InteractionNeeded as need:  # a device code or a browser: outside every lock
-                obtained = need.run(self.token_timeout)
-                deadline = self.monotonic() + self.token_timeout
+                interaction = need.run
             except PromptNeeded:
                 if answer is not None:
                     raise _secrets.not_found(self.vault) from None
@@ -312,6 +312,11 @@ class TokenManager:
                 if answer is None:
                     raise _secrets.not_found(self.vault) from None
                 # A person took their time: the token request gets a whole budget of its own.
+                deadline = self.monotonic() + self.token_timeout
+            if interaction is not None:
+                # Run outside the ``except``: its errors must not carry our internal signal
+                # (and the grant it holds) as their context.
+                obtained = interaction(self.token_timeout)
                 deadline = self.monotonic() + self.token_timeout
         self._token = renewal.token
         self._paused = None

@@ -652,3 +652,26 @@ def test_the_fix_named_without_a_terminal_logs_in_where_the_profile_looks(
     assert idp.counts["device_authorization"] == 0  # nothing shown, nothing asked
     suggested = done.stderr.split("silentauth login", 1)[1]
     assert "--profile corp" in suggested or f"file:{store}" in suggested
+
+
+def test_a_failed_interaction_carries_no_internal_exception_or_grant_in_its_chain(
+    idp: TokenServer,
+) -> None:
+    # The interaction ran inside ``except InteractionNeeded``: every failure of it had that
+    # internal signal as __context__ (a second traceback, "During handling of the above
+    # exception...", printed to the user) holding the grant, client secret included, and the
+    # token client. Errors are raised outside ``except`` blocks (design.md).
+    from requests_silentauth._interaction import InteractionNeeded
+
+    def deny(info: DeviceAuthorization) -> None:
+        idp.deny_device(info.user_code)
+
+    grant = DeviceCode(CLIENT_ID, issuer=idp.issuer, client_secret=CLIENT_SECRET, show=deny)
+    with pytest.raises(AuthorizationDenied) as info:
+        SilentAuth(grant, store=MemoryStore(), prompt=True).get_token()
+    chain: list[BaseException] = []
+    exc: BaseException | None = info.value
+    while exc is not None and len(chain) < 10:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    assert not any(isinstance(e, InteractionNeeded) for e in chain)
