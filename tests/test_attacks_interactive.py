@@ -675,3 +675,17 @@ def test_a_failed_interaction_carries_no_internal_exception_or_grant_in_its_chai
         chain.append(exc)
         exc = exc.__cause__ or exc.__context__
     assert not any(isinstance(e, InteractionNeeded) for e in chain)
+
+
+def test_a_discovered_endpoint_with_control_characters_is_never_used_or_printed(
+    idp: TokenServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The authorization URL is printed on the terminal (and handed to the browser); a document
+    # could put an escape sequence in it (RFC 3986 has no room for one in a URL).
+    idp.discovery_override = {
+        "authorization_endpoint": idp.url + "/oauth/authorize" + ESC + "]52;c;ZXZpbA==\a"
+    }
+    grant = AuthorizationCode(PUBLIC, issuer=idp.issuer, open_browser=False, login_timeout=0.3)
+    with pytest.raises(TokenEndpointError, match="authorization_endpoint"):
+        SilentAuth(grant, store=MemoryStore(), prompt=True).get_token()
+    assert ESC not in capsys.readouterr().err
