@@ -123,6 +123,21 @@ DONE_PAGE = "Logged in. You can close this window and return to the application.
 REFUSED_PAGE = "The login was refused. You can close this window."
 
 
+def _authority(host: str) -> tuple[str, int] | None:
+    """(host name, port) of a ``Host`` header or a redirect URI's netloc, compared instead of
+    the spelling: a browser drops the default port and leading zeros from what it sends."""
+    if not host or any(c in host for c in "/?#@\\") or host != host.strip():
+        return None
+    try:
+        parts = urlsplit("//" + host)
+        name, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not name:
+        return None
+    return name.lower(), 80 if port is None else port
+
+
 def judge_callback(
     *,
     method: str,
@@ -139,7 +154,8 @@ def judge_callback(
     (RFC 6749 §10.12, authorization code injection)."""
     if method != "GET":
         return Callback(405, "Only the browser's redirect is expected here.")
-    if (host or "").lower() != expected_host.lower():
+    ours = _authority(expected_host)
+    if ours is None or _authority(host or "") != ours:
         return Callback(400, "This request was not addressed to the login listener.")
     parts = urlsplit(target)
     if parts.path != expected_path:

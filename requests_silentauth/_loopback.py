@@ -44,9 +44,14 @@ def loopback_redirect(redirect_uri: str) -> tuple[str, int, str]:
             "http://127.0.0.1:8765/callback (RFC 8252 §7.3), without a fragment or user"
         )
     try:
-        port = parts.port or 80
+        port = 80 if parts.port is None else parts.port
     except ValueError:
         raise ValueError(f"redirect_uri {redirect_uri!r} has an invalid port") from None
+    if port == 0:  # the provider would send the browser to port 0, not to where we listen
+        raise ValueError(
+            f"redirect_uri {redirect_uri!r} has port 0; name the registered port, or pass "
+            "redirect_uri=None to use a free one"
+        )
     return ("127.0.0.1" if host == "localhost" else host), port, parts.path or "/"
 
 

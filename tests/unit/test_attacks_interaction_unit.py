@@ -39,3 +39,37 @@ def test_an_interval_of_zero_polls_at_once_then_no_faster_than_the_floor() -> No
     assert after == MIN_INTERVAL == 1.0
     slower = next_interval("slow_down", None, interval=0.0, now=0.0, deadline=600.0, where=WHERE)
     assert slower == 5.0
+
+
+def callback(host: str, expected: str) -> int:
+    from requests_silentauth._interaction import judge_callback
+
+    return judge_callback(
+        method="GET",
+        target="/cb?code=c&state=s",
+        host=host,
+        expected_host=expected,
+        expected_path="/cb",
+        state="s",
+    ).status
+
+
+def test_the_host_check_compares_host_and_port_not_spelling() -> None:
+    # A browser drops a default port and leading zeros from the Host it sends: a redirect_uri
+    # written http://127.0.0.1:80/cb or :08765 refused every real callback until the timeout.
+    assert callback("127.0.0.1", "127.0.0.1:80") == 200
+    assert callback("127.0.0.1:8765", "127.0.0.1:08765") == 200
+    assert callback("LOCALHOST:8765", "localhost:8765") == 200
+    assert callback("[::1]:8765", "[::1]:8765") == 200
+    for other in ("evil.example:8765", "127.0.0.1:8766", "127.0.0.1:8765:1", "", "127.0.0.1:x"):
+        assert callback(other, "127.0.0.1:8765") == 400, other
+
+
+def test_a_redirect_uri_on_port_zero_is_refused() -> None:
+    from requests_silentauth._loopback import loopback_redirect
+
+    # Port 0 was read as "no port", 80: the listener bound port 80 (as root) for a redirect
+    # the provider sends to port 0.
+    with pytest.raises(ValueError, match="port"):
+        loopback_redirect("http://127.0.0.1:0/cb")
+    assert loopback_redirect("http://127.0.0.1/cb")[1] == 80
