@@ -713,3 +713,34 @@ def test_a_dead_refresh_token_is_not_presented_again_on_every_request(idp: Token
         with pytest.raises(InteractionRequired):
             unattended.get_token()
     assert idp.counts["token:refresh_token"] == 1
+
+
+def test_ctrl_c_while_the_browser_is_awaited_leaves_nothing_open(idp: TokenServer) -> None:
+    import _thread
+
+    ports: list[int] = []
+    held: list[socket.socket] = []
+
+    def open_browser(url: str) -> None:
+        ports.append(listener_port(url))
+        held.append(socket.create_connection(("127.0.0.1", ports[0]), timeout=5))  # idle
+
+        def press_ctrl_c() -> None:
+            for _ in range(500):  # once the listener serves the idle connection
+                if loopback_threads():
+                    break
+                time.sleep(0.01)
+            _thread.interrupt_main()
+
+        threading.Thread(target=press_ctrl_c).start()
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            browser_auth(idp, open_browser).get_token()
+        assert not loopback_threads()
+        with pytest.raises(OSError):  # the port is closed
+            socket.create_connection(("127.0.0.1", ports[0]), timeout=2).close()
+        assert held[0].recv(1) == b""  # the idle connection was hung up on
+    finally:
+        for s in held:
+            s.close()
