@@ -744,3 +744,29 @@ def test_ctrl_c_while_the_browser_is_awaited_leaves_nothing_open(idp: TokenServe
     finally:
         for s in held:
             s.close()
+
+
+# -- discovery --------------------------------------------------------------------------------
+
+
+def test_a_discovery_document_that_never_ends_is_bounded_by_the_token_timeout() -> None:
+    from requests_silentauth import PasswordGrant
+
+    from .rawserver import RawServer
+
+    def trickle(conn: socket.socket, server: RawServer) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+        conn.sendall(b'Transfer-Encoding: chunked\r\n\r\n2\r\n{"\r\n')
+        while not server.stop.wait(0.05):
+            conn.sendall(b"1\r\n \r\n")  # a byte at a time, for ever
+
+    raw = RawServer(trickle, concurrent=True)
+    try:
+        grant = PasswordGrant(issuer=raw.origin, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+        auth = SilentAuth(
+            grant, username="alice", password="pw-123456", store=MemoryStore(), token_timeout=0.5
+        )
+        with pytest.raises(TokenEndpointError, match="did not answer in time"):
+            auth.get_token()
+    finally:
+        raw.close()
