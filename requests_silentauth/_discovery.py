@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ._endpoint import TokenClient
-from ._errors import InsecureTransportError, TokenEndpointError
+from ._errors import CONTROLS, InsecureTransportError, TokenEndpointError
 from ._origins import origin_of, shown, transport_ok
 
 __all__ = ["ENDPOINTS", "Metadata", "check_issuer", "discover", "validate", "well_known_urls"]
@@ -107,7 +107,14 @@ def validate(doc: Any, issuer: str, *, where: str, allow_insecure_http: bool = F
         url = doc.get(name)
         if url is None:
             continue
-        if not isinstance(url, str) or not url:
+        # A control character or white space is no part of a URL (RFC 3986), and this one is
+        # printed on the user's terminal and handed to the browser.
+        if (
+            not isinstance(url, str)
+            or not url
+            or CONTROLS.search(url)
+            or url != "".join(url.split())
+        ):
             raise TokenEndpointError(
                 f"the discovery document at {where} has an unusable {name}", retryable=False
             )

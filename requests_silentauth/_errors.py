@@ -6,6 +6,7 @@ client secret (a test pins this). Causes are chained with ``raise ... from``.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import requests
@@ -26,6 +27,10 @@ MIN_ECHO = 4
 
 WITHHELD = "(withheld: the server quoted a secret)"
 
+#: Never printed from server text: C0 and C1 controls, DEL and the bidi formatting characters
+#: (as in ``_apierrors``).
+CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
 
 def quotable(text: str | None, secrets: tuple[str | None, ...]) -> str | None:
     """Server text, or a placeholder when it contains one of our secrets: a server that echoes
@@ -36,7 +41,9 @@ def quotable(text: str | None, secrets: tuple[str | None, ...]) -> str | None:
         return None
     if any(secret and len(secret) >= MIN_ECHO and secret in text for secret in secrets):
         return WITHHELD
-    return text
+    # Quoted text ends up printed (the CLI prints every error): no control character may
+    # reach the terminal (ESC starts escape sequences, CR and BS overwrite the line).
+    return " ".join(CONTROLS.sub(" ", text).split())
 
 
 class SilentAuthError(requests.RequestException):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ._errors import (
+    CONTROLS,
     AuthorizationDenied,
     InteractionRequired,
     LoginExpired,
@@ -50,6 +52,10 @@ DEFAULT_INTERVAL = 5.0
 #: ``expires_in`` and ``interval`` are believed up to these (providers use 5-30 minutes, 5 s).
 MAX_EXPIRES_IN = 3600.0
 MAX_INTERVAL = 60.0
+#: After an answer that was not the token, the next poll waits at least this long, whatever
+#: ``interval`` the server named: 0 (which tests use to poll at once) would otherwise poll as
+#: fast as the network allows until ``expires_in``.
+MIN_INTERVAL = 1.0
 
 
 class InteractionNeeded(Exception):
@@ -117,6 +123,21 @@ DONE_PAGE = "Logged in. You can close this window and return to the application.
 REFUSED_PAGE = "The login was refused. You can close this window."
 
 
+def _authority(host: str) -> tuple[str, int] | None:
+    """(host name, port) of a ``Host`` header or a redirect URI's netloc, compared instead of
+    the spelling: a browser drops the default port and leading zeros from what it sends."""
+    if not host or any(c in host for c in "/?#@\\") or host != host.strip():
+        return None
+    try:
+        parts = urlsplit("//" + host)
+        name, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not name:
+        return None
+    return name.lower(), 80 if port is None else port
+
+
 def judge_callback(
     *,
     method: str,
@@ -133,7 +154,8 @@ def judge_callback(
     (RFC 6749 §10.12, authorization code injection)."""
     if method != "GET":
         return Callback(405, "Only the browser's redirect is expected here.")
-    if (host or "").lower() != expected_host.lower():
+    ours = _authority(expected_host)
+    if ours is None or _authority(host or "") != ours:
         return Callback(400, "This request was not addressed to the login listener.")
     parts = urlsplit(target)
     if parts.path != expected_path:
@@ -145,8 +167,12 @@ def judge_callback(
     if not same_state(got.get("state"), state):
         return Callback(400, "This redirect does not belong to the login in progress.")
     if "error" in got:
+        description = got.get("error_description")
         return Callback(
-            200, REFUSED_PAGE, error=got["error"][:100], description=got.get("error_description")
+            200,
+            REFUSED_PAGE,
+            error=got["error"][:100],
+            description=None if description is None else description[:300],
         )
     code = got.get("code")
     if not code:
@@ -195,7 +221,14 @@ class DeviceAuthorization:
 
         def number(key: str, default: float | None) -> float:
             value = payload.get(key, default)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            # json.loads reads NaN and Infinity: NaN compares false with everything, so it
+            # would neither wait nor ever reach the deadline.
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value <= 0
+            ):
                 if value == 0 and key == "interval":
                     return 0.0
                 raise TokenEndpointError(
@@ -210,13 +243,25 @@ class DeviceAuthorization:
         # Some providers (older Google, Microsoft) say verification_url.
         uri = optional("verification_uri") or required("verification_url")
         complete = optional("verification_uri_complete")
-        for link in (uri, complete):
-            if link is not None and urlsplit(link).scheme.lower() not in ("https", "http"):
+        for name, link in (("verification_uri", uri), ("verification_uri_complete", complete)):
+            if link is not None and (
+                urlsplit(link).scheme.lower() not in ("https", "http")
+                or CONTROLS.search(link)
+                or any(c.isspace() for c in link)
+            ):
                 raise TokenEndpointError(
-                    f"the device authorization endpoint at {where} sent a verification URI "
-                    "that is not a web address",
+                    f"the device authorization endpoint at {where} sent a {name} that is not "
+                    "a web address",
                     retryable=False,
                 )
+        if CONTROLS.search(user_code):
+            # Printed on the person's terminal: an escape sequence there could rewrite what
+            # they read (another address) or set their clipboard (OSC 52).
+            raise TokenEndpointError(
+                f"the device authorization endpoint at {where} sent a user_code with control "
+                "characters",
+                retryable=False,
+            )
         return cls(
             user_code=user_code,
             verification_uri=uri,
@@ -237,9 +282,10 @@ def next_interval(
     where: str,
 ) -> float:
     """After a poll that did not return a token (§3.5): the interval before the next poll, or
-    a typed error. ``authorization_pending`` keeps the interval, ``slow_down`` adds 5 s for
-    good; ``access_denied`` and ``expired_token`` end the login, and so does a next poll that
-    would come after the code expired (``deadline``, from ``expires_in``)."""
+    a typed error. ``authorization_pending`` keeps the interval (``MIN_INTERVAL`` at least),
+    ``slow_down`` adds 5 s for good; ``access_denied`` and ``expired_token`` end the login,
+    and so does a next poll that would come after the code expired (``deadline``, from
+    ``expires_in``)."""
     if error == "slow_down":
         interval += SLOW_DOWN
     elif error == "access_denied":
@@ -261,6 +307,7 @@ def next_interval(
             retryable=False,
             error=error,
         )
+    interval = max(interval, MIN_INTERVAL)
     if now + interval >= deadline:
         raise LoginExpired(
             f"the device code from {where} expired before the login was approved; run the "

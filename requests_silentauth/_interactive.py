@@ -323,7 +323,7 @@ class AuthorizationCode(_Interactive):
                 state, time.monotonic() + self.login_timeout, limit=self.login_timeout
             )
         if callback.error is not None:
-            error = callback.error
+            error = _quotable(callback.error, (self.client_secret,)) or "error"
             description = _quotable(callback.description, (self.client_secret,))
             detail = f"{error}: {description}" if description else error
             if error == "access_denied":

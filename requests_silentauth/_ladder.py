@@ -155,10 +155,14 @@ def renew(
     reason: str,
     remaining: Callable[[], float],
     login: Callable[[float], Token],
+    interacted: bool = False,
 ) -> Renewal:
     """Take the store lock, re-read the store, climb the ladder. ``remaining()`` gives the
     seconds left for a token request (raising when none are); ``login(seconds)`` is the login
-    rung (``log_in`` with the secret lookup bound)."""
+    rung (``log_in`` with the secret lookup bound). ``interacted``: a person just logged in
+    outside the locks (issue 8), so the login rung has a fresh token to install; a token
+    another process stored meanwhile is still adopted, but no refresh token is tried again
+    (ours was just refused, and a failed retry would throw the person's login away)."""
     with rungs.vault.lock(remaining()):  # another process's renewal: within our deadline
         step = plan(
             ours=ours,
@@ -169,13 +173,19 @@ def renew(
             leeway=rungs.leeway,
             reason=reason,
         )
+        if interacted and isinstance(step, Refresh):
+            step = Login("a person just logged in")
         return carry_out(step, rungs, remaining=remaining, login=login)
 
 
 def login_now(
-    rungs: Rungs, remaining: Callable[[], float], login: Callable[[float], Token]
+    rungs: Rungs,
+    remaining: Callable[[], float],
+    login: Callable[[float], Token],
+    interacted: bool = False,
 ) -> Renewal:
-    """An explicit login (``silentauth login``): under the store lock, whatever it holds."""
+    """An explicit login (``silentauth login``): under the store lock, whatever it holds
+    (``interacted`` changes nothing: it never refreshes)."""
     with rungs.vault.lock(remaining()):
         return carry_out(Login("login requested"), rungs, remaining=remaining, login=login)
 

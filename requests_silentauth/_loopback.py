@@ -4,12 +4,22 @@ this is only the socket around it.
 
 It listens on ``127.0.0.1`` (a free port unless the redirect URI names one), answers every
 request with a short page that carries nothing secret, never logs a request line (it holds the
-authorization code), and gives up at the deadline with a clear error."""
+authorization code), and gives up at the deadline with a clear error.
+
+Each connection is served in a thread of its own: browsers open spare connections that send
+nothing (the reason ``http.server`` became threaded, bpo-31639), and one served at a time would
+keep the real redirect waiting behind them. No connection outlives the login: at the deadline
+(or once the callback came) every one still open is shut, so a client that trickles a byte at
+a time cannot hold the login past ``login_timeout``."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import html
 import socket
+import socketserver
+import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -34,19 +44,77 @@ def loopback_redirect(redirect_uri: str) -> tuple[str, int, str]:
             "http://127.0.0.1:8765/callback (RFC 8252 §7.3), without a fragment or user"
         )
     try:
-        port = parts.port or 80
+        port = 80 if parts.port is None else parts.port
     except ValueError:
         raise ValueError(f"redirect_uri {redirect_uri!r} has an invalid port") from None
+    if port == 0:  # the provider would send the browser to port 0, not to where we listen
+        raise ValueError(
+            f"redirect_uri {redirect_uri!r} has port 0; name the registered port, or pass "
+            "redirect_uri=None to use a free one"
+        )
     return ("127.0.0.1" if host == "localhost" else host), port, parts.path or "/"
 
 
-class _Server(HTTPServer):
-    result: Callback | None = None
+#: Connections served at once; more are closed unanswered (a local flood, not a browser).
+MAX_CONNECTIONS = 16
+
+
+class _Server(socketserver.ThreadingMixIn, HTTPServer):
+    daemon_threads = True
+    block_on_close = False  # ``close`` shuts the connections and joins their threads itself
     state = ""
     expected_host = ""
     expected_path = "/"
     deadline = 0.0
     clock: Callable[[], float] = staticmethod(time.monotonic)
+
+    def server_activate(self) -> None:
+        super().server_activate()
+        self.result: Callback | None = None
+        self.done = threading.Event()  # set once ``result`` is in and its page was sent
+        self.guard = threading.Lock()
+        self.live: dict[socket.socket, threading.Thread | None] = {}
+        self.closing = False
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.guard:
+            if self.closing or len(self.live) >= MAX_CONNECTIONS:
+                self.shutdown_request(request)
+                return
+            self.live[request] = None
+        thread = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name="silentauth-loopback",
+            daemon=True,
+        )
+        with self.guard:
+            self.live[request] = thread
+        thread.start()
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.guard:
+            self.live.pop(request, None)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Silenced: a browser hanging up early is no news, and stderr belongs to the user."""
+
+    def settle(self, verdict: Callback) -> None:
+        """The first valid callback ends the login (called once its page was sent)."""
+        with self.guard:
+            if self.result is None:
+                self.result = verdict
+                self.done.set()
+
+    def hang_up(self) -> list[threading.Thread]:
+        """Shut every connection still open (a slow or idle client); their threads end."""
+        with self.guard:  # under the guard: a connection still listed is not closed yet
+            self.closing = True
+            for conn in self.live:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+            return [t for t in self.live.values() if t is not None]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -72,8 +140,6 @@ class _Handler(BaseHTTPRequestHandler):
             expected_path=self.server.expected_path,
             state=self.server.state,
         )
-        if verdict.code is not None or verdict.error is not None:
-            self.server.result = verdict
         body = (
             "<!doctype html><meta charset=utf-8><title>silentauth</title>"
             f"<p>{html.escape(verdict.page)}</p>"
@@ -87,6 +153,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+        self.wfile.flush()
+        if verdict.code is not None or verdict.error is not None:
+            self.server.settle(verdict)
 
     do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_OPTIONS = _answer
 
@@ -110,6 +179,11 @@ class Listener:
                 "redirect_uri=None to use a free port"
             ) from None
         bound = self._server.server_address[1]
+        self._guard: socket.socket | None = None
+        if redirect_uri is not None and (urlsplit(redirect_uri).hostname or "").lower() == (
+            "localhost"
+        ):
+            self._guard = self._hold_ipv6(bound)
         shown_host = f"[{host}]" if family == socket.AF_INET6 else host
         if redirect_uri is None:
             self.redirect_uri = f"http://{shown_host}:{bound}/"
@@ -119,6 +193,25 @@ class Listener:
             self._server.expected_host = urlsplit(redirect_uri).netloc
         self._server.expected_path = path
 
+    def _hold_ipv6(self, port: int) -> socket.socket | None:
+        """For a ``localhost`` redirect: hold ``[::1]:port`` too (bound, not listening, so a
+        browser trying ::1 first is refused at once and goes on to 127.0.0.1). Else another
+        local process could listen there and receive the redirect (RFC 8252 §8.3)."""
+        guard = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        try:
+            guard.bind(("::1", port))  # no SO_REUSEADDR: nobody else can bind it meanwhile
+        except OSError as exc:
+            guard.close()
+            if exc.errno != errno.EADDRINUSE:
+                return None  # no IPv6 loopback here: no browser reaches [::1] either
+            self._server.server_close()
+            raise ValueError(
+                f"another program listens on [::1] port {port}, where a browser may send the "
+                "redirect for localhost; use a redirect_uri with 127.0.0.1 (or stop that "
+                "program)"
+            ) from None
+        return guard
+
     def __enter__(self) -> Listener:
         return self
 
@@ -126,7 +219,11 @@ class Listener:
         self.close()
 
     def close(self) -> None:
-        self._server.server_close()
+        if self._guard is not None:
+            self._guard.close()
+        self._server.server_close()  # no new connection (the socket is closed first)
+        for thread in self._server.hang_up():
+            thread.join(1.0)  # a shut socket ends its read at once
 
     def wait(
         self,
@@ -137,10 +234,12 @@ class Listener:
         limit: float = 0.0,
     ) -> Callback:
         """Serve requests until one valid callback arrives (returned), or the deadline (on
-        ``clock``) passes: ``LoginExpired``. ``limit`` is only for the message."""
-        self._server.state = state
-        self._server.deadline, self._server.clock = deadline, clock
-        while self._server.result is None:
+        ``clock``) passes: ``LoginExpired``. ``limit`` is only for the message. Each
+        connection is served in its own thread; this one only accepts and watches the time."""
+        server = self._server
+        server.state = state
+        server.deadline, server.clock = deadline, clock
+        while not server.done.is_set():
             left = deadline - clock()
             if left <= 0:
                 raise LoginExpired(
@@ -148,6 +247,7 @@ class Listener:
                     + (f" within {limit:.0f} s" if limit else "")
                     + "; run the login again (and finish it in the browser)"
                 )
-            self._server.timeout = min(left, 1.0)
-            self._server.handle_request()
-        return self._server.result
+            server.timeout = min(left, 0.05)  # how soon a callback served in a thread is seen
+            server.handle_request()
+        assert server.result is not None
+        return server.result

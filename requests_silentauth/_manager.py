@@ -358,7 +358,9 @@ class TokenManager:
     def _ladder(
         self, reason: str, rejected: Token | None, deadline: float, *, interactive: bool = True
     ) -> Renewal:
-        def climb(remaining: Callable[[], float], login: Callable[[float], Token]) -> Renewal:
+        def climb(
+            remaining: Callable[[], float], login: Callable[[float], Token], interacted: bool
+        ) -> Renewal:
             return renew(
                 self._rungs,
                 ours=self._token,
@@ -367,6 +369,7 @@ class TokenManager:
                 reason=reason,
                 remaining=remaining,
                 login=login,
+                interacted=interacted,
             )
 
         return self._climb(
@@ -375,7 +378,7 @@ class TokenManager:
 
     def _climb(
         self,
-        climb: Callable[[Callable[[], float], Callable[[float], Token]], Renewal],
+        climb: Callable[[Callable[[], float], Callable[[float], Token], bool], Renewal],
         deadline: float,
         *,
         given: str | None,
@@ -389,6 +392,7 @@ class TokenManager:
         answer: Secret | None = None
         obtained: Token | None = None  # issue 8: what an interaction outside the locks got
         while True:
+            interaction: Callable[[float], Token] | None = None
 
             def secret(answer: Secret | None = answer) -> Secret:
                 return _secrets.find(given, self.vault, answer=answer, prompt=may_prompt)
@@ -404,11 +408,12 @@ class TokenManager:
                 obtained=obtained,
             )
             try:
-                renewal = climb(functools.partial(self._remaining, deadline), login)
+                renewal = climb(
+                    functools.partial(self._remaining, deadline), login, obtained is not None
+                )
                 break
             except InteractionNeeded as need:  # a device code or a browser: outside every lock
-                obtained = need.run(self.token_timeout)
-                deadline = self.monotonic() + self.token_timeout
+                interaction = need.run
             except PromptNeeded:
                 if answer is not None:
                     raise _secrets.not_found(self.vault) from None
@@ -416,6 +421,11 @@ class TokenManager:
                 if answer is None:
                     raise _secrets.not_found(self.vault) from None
                 # A person took their time: the token request gets a whole budget of its own.
+                deadline = self.monotonic() + self.token_timeout
+            if interaction is not None:
+                # Run outside the ``except``: its errors must not carry our internal signal
+                # (and the grant it holds) as their context.
+                obtained = interaction(self.token_timeout)
                 deadline = self.monotonic() + self.token_timeout
         self._token = renewal.token
         self._paused = None

@@ -139,11 +139,12 @@ def test_the_default_show_prints_the_code_to_stderr(
     idp.device_interval = 1
 
     def approve_when_shown() -> None:
-        for _ in range(200):
-            if idp.counts["device_authorization"]:
+        for _ in range(1000):
+            try:  # (the count goes up before the device is registered: retry until it is)
                 idp.approve_device()
                 return
-            threading.Event().wait(0.01)
+            except LookupError:
+                threading.Event().wait(0.01)
 
     approve = threading.Thread(target=approve_when_shown)
     approve.start()

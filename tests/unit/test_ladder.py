@@ -632,3 +632,39 @@ def test_a_token_due_on_arrival_is_measured_from_its_arrival(
     assert got.token.issued_at == clock.now  # so the leeway is half of the 0.8 s left
     assert got.token.expires_at == T0 + 2.0
     assert not got.token.refresh_due(clock.now, 30.0)
+
+
+def test_after_an_interaction_the_login_rung_installs_its_token_without_a_refresh(
+    rungs: Rungs, vault: FakeVault, grant: FakeGrant
+) -> None:
+    # Issue 8 attack review: the climb after a person logged in (outside the locks) must not
+    # refresh again; the refresh token was just refused, and a failed retry lost the login.
+    ours = token(1)
+    vault.set_token(ours)
+    obtained = token(7, issued=T0 + 5)
+    got = renew(
+        rungs,
+        ours=ours,
+        saved=ours,
+        rejected=ours,
+        reason="token rejected",
+        remaining=lambda: 3.0,
+        login=lambda seconds: obtained,
+        interacted=True,
+    )
+    assert got == Renewal(obtained, "logged_in") and grant.refreshed == []
+    assert vault.get_token() == obtained
+    # Another process's fresh token is still adopted rather than overwritten.
+    theirs = token(9, issued=T0 + 9)
+    vault.set_token(theirs)
+    again = renew(
+        rungs,
+        ours=obtained,
+        saved=obtained,
+        rejected=None,
+        reason="r",
+        remaining=lambda: 3.0,
+        login=lambda seconds: token(8),
+        interacted=True,
+    )
+    assert again == Renewal(theirs, "adopted")
