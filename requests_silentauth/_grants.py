@@ -39,7 +39,7 @@ class Credentials:
     """What a login may use: the user name, and the password (or client secret), which is only
     looked up (store, then a terminal prompt) when a strategy actually reads it."""
 
-    __slots__ = ("_resolve", "_secret", "may_interact", "obtained", "username")
+    __slots__ = ("_resolve", "_secret", "login_command", "may_interact", "obtained", "username")
 
     def __init__(
         self,
@@ -48,6 +48,7 @@ class Credentials:
         *,
         may_interact: bool = False,
         obtained: Token | None = None,
+        login_command: str | None = None,
     ) -> None:
         self.username = username
         self._resolve = resolve
@@ -56,6 +57,9 @@ class Credentials:
         self.may_interact = may_interact
         #: The token an interaction run outside the locks got (the login rung installs it).
         self.obtained = obtained
+        #: The ``silentauth login`` line that stores what this auth reads (its profile, or its
+        #: URL, client and store): the fix an error names.
+        self.login_command = login_command
 
     @property
     def password(self) -> str:

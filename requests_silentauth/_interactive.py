@@ -91,7 +91,10 @@ class _Interactive(_OAuth2):
         if credentials.obtained is not None:
             return credentials.obtained
         if not credentials.may_interact:
-            raise interaction_required(self.how, self.login_command())
+            # The auth's own command names its profile or store (attack review); a grant
+            # alone knows only its issuer and client.
+            command = credentials.login_command or self.login_command()
+            raise interaction_required(self.how, command)
         raise InteractionNeeded(functools.partial(self.interact, client))
 
     def interact(self, client: TokenClient, per_request: float) -> Token:

@@ -265,7 +265,11 @@ def log_in(
         return each.value
 
     credentials = Credentials(
-        username or None, resolve, may_interact=may_interact, obtained=obtained
+        username or None,
+        resolve,
+        may_interact=may_interact,
+        obtained=obtained,
+        login_command=rungs.vault.login_command,
     )
     try:
         with token_work():  # a login callable may post through the application's session

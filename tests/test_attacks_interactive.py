@@ -609,15 +609,6 @@ def test_a_localhost_redirect_whose_ipv6_port_is_taken_is_refused(idp: TokenServ
 # -- the CLI without a terminal -------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="for the lead: InteractionRequired names `silentauth login --issuer I --client-id C "
-    "--device` even when the auth came from a profile (`silentauth token --profile NAME`, "
-    "SilentAuth.from_profile): the command it suggests has no --profile and no --store, so "
-    "following it stores the token where the profile does not look (a file store here) and "
-    "the script keeps failing. It should name `silentauth login --profile NAME` (the grant "
-    "does not know the profile: a hint passed from from_profile/the CLI is needed)",
-)
 def test_the_fix_named_without_a_terminal_logs_in_where_the_profile_looks(
     idp: TokenServer, tmp_path: Any
 ) -> None:
