@@ -8,8 +8,9 @@ the store inside it, so a token renewed by anyone is adopted, not renewed again.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from typing import Literal
 
@@ -94,10 +95,12 @@ def plan(
     now: float,
     leeway: float,
     reason: str,
+    dead: Container[str] = frozenset(),
 ) -> Step:
     """The rung to take. ``ours``: the token in memory; ``saved``: the token this process last
     read from or wrote to the store; ``stored``: what the store holds now; ``rejected``: the
-    token the server just refused, if that is why we renew."""
+    token the server just refused, if that is why we renew; ``dead``: digests of refresh tokens
+    the server refused (``refresh_digest``)."""
     if stored is None and saved is not None:
         # The token we saved is gone from the store: a logout elsewhere (silentauth logout).
         # Do not resurrect the session with our refresh token; log in afresh.
@@ -112,8 +115,15 @@ def plan(
             return Adopt(stored)
         base = stored  # rejected or due too, but its refresh token is the newest (rotation)
     if base is not None and base.refresh_token:
+        if refresh_digest(base.refresh_token) in dead:
+            return Login("the refresh token was refused before (invalid_grant)")
         return Refresh(base, reason)
     return Login(reason)
+
+
+def refresh_digest(refresh_token: str) -> str:
+    """How a refused refresh token is remembered: a digest, never the token."""
+    return hashlib.sha256(refresh_token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _newer(stored: Token, ours: Token | None) -> bool:
@@ -133,6 +143,10 @@ class Rungs:
     vault: Vault
     leeway: float
     clock: Callable[[], float]
+    #: Digests of refresh tokens the server refused (``invalid_grant``) in this process: never
+    #: presented again, so a login that cannot happen here (no password, nobody to ask) does
+    #: not cost a refused refresh per request, which reuse detection logs as a replay.
+    dead: set[str] = dataclasses.field(default_factory=set)
 
 
 def read_stored(vault: Vault) -> Token | _Corrupt | None:
@@ -172,6 +186,7 @@ def renew(
             now=rungs.clock(),
             leeway=rungs.leeway,
             reason=reason,
+            dead=rungs.dead,
         )
         if interacted and isinstance(step, Refresh):
             step = Login("a person just logged in")
@@ -208,6 +223,8 @@ def carry_out(
             new = rungs.grant.refresh(rungs.client, step.base, remaining())
         if new is not None:
             return _install(rungs, new.with_refresh_fallback(step.base), "refreshed")
+        if step.base.refresh_token:
+            rungs.dead.add(refresh_digest(step.base.refresh_token))
         step = Login("refresh token refused (invalid_grant)")
     log.debug("logging in as %s: %s", rungs.vault.account.username or "-", step.reason)
     return _install(rungs, login(remaining()), "logged_in")

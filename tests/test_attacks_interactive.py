@@ -682,15 +682,6 @@ def test_a_discovered_endpoint_with_control_characters_is_never_used_or_printed(
     assert ESC not in capsys.readouterr().err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="for the lead: where nobody may log in (prompt=False, no terminal), a refresh token "
-    "the server refused (invalid_grant) is presented again on every request: each one costs a "
-    "refresh request before InteractionRequired, and providers with refresh-token reuse "
-    "detection (Auth0, Okta) log each as a replay. A password grant logs in after the first "
-    "invalid_grant, so the dead token is replaced; here it is not. A fix: remember in the "
-    "manager (or mark in the store) that this refresh token is dead until a login replaces it",
-)
 def test_a_dead_refresh_token_is_not_presented_again_on_every_request(idp: TokenServer) -> None:
     idp.access_lifetime = 1  # due at once: every use renews
     store = MemoryStore()

@@ -179,6 +179,25 @@ def test_nothing_anywhere_is_a_login() -> None:
     assert decide() == Login("why")
 
 
+def test_a_refresh_token_refused_before_is_not_presented_again() -> None:
+    """Attack review of issue 8: where no login can happen, a dead refresh token was sent on
+    every request (each a replay to a provider with reuse detection)."""
+    from requests_silentauth._ladder import refresh_digest
+
+    ours = token(1)
+    assert ours.refresh_token
+    assert isinstance(decide(ours=ours, saved=ours, stored=ours), Refresh)
+    dead = {refresh_digest(ours.refresh_token)}
+    assert decide(ours=ours, saved=ours, stored=ours, dead=dead) == Login(
+        "the refresh token was refused before (invalid_grant)"
+    )
+    newer = token(2, issued=T0 + 5)  # another process logged in: its refresh token is alive
+    assert decide(ours=ours, saved=ours, stored=newer, dead=dead, now=T0 + 3600) == Refresh(
+        newer, "why"
+    )
+    assert refresh_digest("rt") != "rt" and len(refresh_digest("rt")) == 64
+
+
 def test_our_own_token_in_the_store_is_refreshed() -> None:
     ours = token(1)
     assert decide(ours=ours, saved=ours, stored=ours) == Refresh(ours, "why")
