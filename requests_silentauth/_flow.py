@@ -23,7 +23,15 @@ from requests.cookies import extract_cookies_to_jar
 from ._challenge import bearer_error
 from ._endpoint import Timeout
 from ._errors import UnreplayableBodyError
-from ._origins import Origin, OriginSet, check_transport, env_proxied, origin_of, transport_ok
+from ._origins import (
+    Origin,
+    OriginSet,
+    check_transport,
+    env_proxied,
+    is_loopback,
+    origin_of,
+    transport_ok,
+)
 from ._placement import Placement, put, relocate
 from ._token import Token
 
@@ -68,7 +76,12 @@ class Policy:
 
     def _proxied(self, origin: Origin) -> bool:
         """Asked only where it matters: plain http, not opted in."""
-        return origin.scheme == "http" and not self.allow_insecure_http and self.proxied(origin)
+        return (
+            origin.scheme == "http"
+            and not self.allow_insecure_http
+            and is_loopback(origin.host)  # elsewhere plain http is refused anyway
+            and self.proxied(origin)
+        )
 
 
 # -- the actions the flow yields, and what the driver answers ------------------------------

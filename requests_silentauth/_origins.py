@@ -68,10 +68,12 @@ def parse_origin(text: str) -> Origin:
     return origin_of(text)
 
 
+@functools.lru_cache(maxsize=256)
 def is_loopback(host: str) -> bool:
     """``localhost`` or a loopback IP literal. Not ``*.localhost`` (RFC 6761 asks resolvers to
     answer those with loopback, but glibc without nss-myhostname sends them to DNS, and
-    whoever answers would receive the secret over plain http)."""
+    whoever answers would receive the secret over plain http). Remembered per host: it is
+    asked on every plain-http request, and parsing an address costs more than the rest."""
     host = host.strip("[]").lower()
     if host == "localhost":
         return True
