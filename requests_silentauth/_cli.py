@@ -335,9 +335,9 @@ def _auth(
     auth = SilentAuth(grant, **kwargs)
     name = _profile_name(args)
     if name and not args.url:
-        import shlex
+        from ._hints import profile_login_command
 
-        auth._manager.vault.login_command = f"silentauth login --profile {shlex.quote(name)}"
+        auth._manager.vault.login_command = profile_login_command(name)
     return auth
 
 
@@ -356,6 +356,20 @@ def _when(ts: float | None) -> str:
     left = ts - time.time()
     stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(ts))
     return f"{stamp} (in {left:.0f}s)" if left > 0 else f"{stamp} (expired {-left:.0f}s ago)"
+
+
+def _shown(value: object, keep: str = "") -> str:
+    """Text from a profiles file, a store or a server, safe to print: control characters
+    (terminal escapes: ESC, BEL, C1) written as ``\\xNN``, but those in ``keep``. A hostile
+    profiles file or error_description must not retitle or clear the terminal (review
+    wt-attack9)."""
+    text = str(value)
+    return "".join(
+        f"\\x{ord(ch):02x}"
+        if (ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F) and ch not in keep
+        else ch
+        for ch in text
+    )
 
 
 # -- secrets from a terminal or standard input ---------------------------------------------------
@@ -447,7 +461,15 @@ def _login(args: argparse.Namespace, out: TextIO) -> int:
         raise _Usage("no terminal to ask for the password; use --password-stdin")
     store = _profiles.parse_store(settings.get("store") or "keyring")
     _check_store(store)  # before anything is asked or sent
-    client_secret = _stdin_line() if args.client_secret_stdin else None
+    client_secret = None
+    if args.client_secret_stdin:
+        # At a terminal (the hint for a confidential client ends in --client-secret-stdin) it
+        # is asked without echo, like the password (review wt-attack9: it was shown as typed).
+        client_secret = (
+            _prompt(f"Client secret for {_shown(settings['client_id'])}: ")
+            if sys.stdin.isatty()
+            else _stdin_line()
+        )
     password = client_secret if secret_is_password else ""
     if args.password_stdin and not secret_is_password:
         password = _stdin_line()
@@ -456,7 +478,7 @@ def _login(args: argparse.Namespace, out: TextIO) -> int:
     tries = PROMPT_TRIES if from_terminal else 1
     for attempt in range(1, tries + 1):
         if from_terminal:
-            password = _prompt(f"Password for {who} at {settings['url']}: ")
+            password = _prompt(f"Password for {_shown(who)} at {_shown(settings['url'])}: ")
         if not password:
             raise _Usage("empty password")
         try:
@@ -465,7 +487,7 @@ def _login(args: argparse.Namespace, out: TextIO) -> int:
         except InvalidCredentials as exc:
             if attempt == tries:
                 raise
-            print(f"silentauth: {exc}; try again ({tries - attempt} left)", file=sys.stderr)
+            print(f"silentauth: {_shown(exc)}; try again ({tries - attempt} left)", file=sys.stderr)
     if client_secret is not None and grant == "password":
         # Kept only after the login accepted it, like the password.
         _client_vault(settings, auth.store).set_secret(client_secret)
@@ -547,14 +569,14 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
         }
         print(json.dumps(report, indent=2), file=out)
         return code
-    print(f"account:   {vault.account.username or '-'}", file=out)
-    print(f"endpoint:  {vault.account.endpoint}", file=out)
-    print(f"grant:     {settings.get('grant', 'password')}", file=out)
-    print(f"store:     {vault.describe()}", file=out)
+    print(f"account:   {_shown(vault.account.username or '-')}", file=out)
+    print(f"endpoint:  {_shown(vault.account.endpoint)}", file=out)
+    print(f"grant:     {_shown(settings.get('grant', 'password'))}", file=out)
+    print(f"store:     {_shown(vault.describe())}", file=out)
     if problem is not None:
         print("password:  unknown", file=out)
         print("token:     unknown (the store failed)", file=out)
-        print(f"silentauth: {problem}", file=sys.stderr)
+        print(f"silentauth: {_shown(problem, keep=chr(10))}", file=sys.stderr)
         return code
     print(f"password:  {'stored' if has_secret else 'not stored'}", file=out)
     if token is None:
@@ -588,7 +610,9 @@ def _logout(args: argparse.Namespace, out: TextIO) -> int:
     # Issue 8: revoked at the server first where it offers RFC 7009; a failure is reported and
     # the local logout happens all the same.
     revoked = auth.logout(forget_password=forget, revoke=True)
-    if forget and settings.get("client_secret"):
+    if forget and settings.get("client_id") and settings.get("url"):
+        # Also without a profile: `login --client-secret-stdin` stored it all the same, and
+        # the same command line finds it (review wt-attack9: it outlived the logout).
         _client_vault(settings, auth.store).delete_secret()
     print("tokens forgotten" + (" and password deleted" if forget else ""), file=out)
     if revoked in ("revoked", "failed"):
@@ -606,7 +630,7 @@ def _profiles_list(args: argparse.Namespace, out: TextIO) -> int:
         report = {
             "config": str(_profiles.config_path()),
             "default": default,
-            "profiles": [{"name": n, **profiles[n]} for n in sorted(profiles)],
+            "profiles": [{"name": n, **_masked(profiles[n])} for n in sorted(profiles)],
         }
         print(json.dumps(report, indent=2), file=out)
         return 0
@@ -616,8 +640,18 @@ def _profiles_list(args: argparse.Namespace, out: TextIO) -> int:
         url = profiles[name].get("url", "")
         user = profiles[name].get("username") or profiles[name].get("client_id") or "-"
         mark = " (default: SILENTAUTH_PROFILE)" if name == default else ""
-        print(f"{name}\t{user}\t{url}{mark}", file=out)
+        print(f"{_shown(name)}\t{_shown(user)}\t{_shown(url)}{mark}", file=out)
     return 0
+
+
+def _masked(settings: dict[str, Any]) -> dict[str, Any]:
+    """A profile as listed: a literal client secret put there by hand is never printed (it is
+    not used either: only "stored" means anything)."""
+    from . import _profiles
+
+    if settings.get("client_secret") in (None, _profiles.STORED):
+        return settings
+    return {**settings, "client_secret": "(hidden: not used; a profile never holds a secret)"}
 
 
 def _demo(args: argparse.Namespace, out: TextIO) -> int:
@@ -693,6 +727,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         for kind, exit_code in codes:
             if isinstance(exc, kind):
-                print(f"silentauth: {_cli_text(str(exc))}", file=sys.stderr)
+                print(f"silentauth: {_shown(_cli_text(str(exc)), keep=chr(10))}", file=sys.stderr)
                 return exit_code
         raise

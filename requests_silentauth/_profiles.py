@@ -76,9 +76,11 @@ def load(name: str, path: Path | None = None) -> dict[str, Any]:
     profiles = load_all(path)
     if name not in profiles:
         known = ", ".join(sorted(profiles)) or "none yet"
+        from ._hints import profile_login_command
+
         raise ValueError(
             f"no profile {name!r} in {path or config_path()} (known: {known}); create it with "
-            f"`silentauth login --profile {name} --url ... --username ...`"
+            f"`{profile_login_command(name)} --url ... --username ...`"
         )
     return profiles[name]
 
@@ -88,7 +90,9 @@ def save(name: str, settings: Mapping[str, Any], path: Path | None = None) -> Pa
     to read back as exactly these profiles, then replaces the file in one step (a temporary
     file in the same folder and ``os.replace``), so a failed or odd write leaves the old file
     whole (issue 7, behaviour 16)."""
-    path = path or config_path()
+    # A symlinked file (a dotfiles repository) is written where it points: os.replace on the
+    # link itself would turn it into a regular file (review wt-attack9).
+    path = Path(os.path.realpath(path or config_path()))
     check_savable(settings)
     profiles = load_all(path)
     profiles[name] = {k: v for k, v in settings.items() if k in FIELDS and v not in (None, [])}
@@ -131,7 +135,7 @@ def check_savable(settings: Mapping[str, Any]) -> None:
 def check_writable(path: Path | None = None) -> None:
     """Fail before a login, not after it, when the profiles file cannot be written: its folder
     is made and a temporary file tried in it. Raises ``OSError`` naming the path."""
-    path = path or config_path()
+    path = Path(os.path.realpath(path or config_path()))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".profiles-", suffix=".tmp", dir=path.parent)

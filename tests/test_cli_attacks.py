@@ -1,0 +1,205 @@
+"""Attacks on the command line of issue 9 (review wt-attack9): a hostile profiles file or
+server text cannot drive the terminal, no secret is printed from a hand-edited profile, a
+symlinked profiles file stays a symlink, every hint works when copied, logout really forgets,
+a client secret typed at a terminal is not echoed, and every error pickles across processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import pty
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from requests_silentauth import TokenEndpointError
+from requests_silentauth.testing import TokenServer
+
+from .conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, USER
+from .rawserver import RawServer
+from .test_cli_habits import PLAIN, ROOT, cli
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    e = dict(os.environ)
+    e.pop("SILENTAUTH_PROFILE", None)
+    e["SILENTAUTH_CONFIG"] = str(tmp_path / "profiles.toml")
+    e["PYTHON_KEYRING_BACKEND"] = PLAIN
+    e["PLAINKEYRING_FILE"] = str(tmp_path / "keyring.json")
+    e["PYTHONPATH"] = str(ROOT)
+    e["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    e["NO_PROXY"] = "*"
+    return e
+
+
+ESC = "\x1b"
+HOSTILE = (
+    '[profiles."evil\\u001b]0;pwned\\u0007"]\n'
+    'url = "http://127.0.0.1:9/t\\u001b[2J"\n'
+    'username = "al\\u001b[31mice"\n'
+    'client_secret = "literal-secret-123"\n'
+)
+
+
+def test_a_hostile_profiles_file_cannot_drive_the_terminal_nor_leak_a_literal_secret(
+    env: dict[str, str],
+) -> None:
+    Path(env["SILENTAUTH_CONFIG"]).write_text(HOSTILE)
+    listed = cli(["profiles"], env)
+    assert listed.returncode == 0, listed.stderr
+    assert ESC not in listed.stdout and "\x07" not in listed.stdout, listed.stdout
+    assert "\\x1b" in listed.stdout  # shown, escaped
+    status = cli(["status", "--profile", "evil\x1b]0;pwned\x07"], env)
+    assert ESC not in status.stdout + status.stderr, status.stdout
+    missing = cli(["status", "--profile", "nope"], env)
+    assert missing.returncode == 2 and ESC not in missing.stderr, missing.stderr
+    # A hand-edited file holding a literal client secret: never printed (it is not used).
+    as_json = cli(["profiles", "--json"], env)
+    assert as_json.returncode == 0, as_json.stderr
+    assert "literal-secret-123" not in as_json.stdout
+    assert json.loads(as_json.stdout)["profiles"][0]["client_secret"] != "literal-secret-123"
+
+
+def _escaping_server(conn: socket.socket, srv: RawServer) -> None:
+    body = json.dumps(
+        {"error": "invalid_grant", "error_description": "no \x1b]0;owned\x07 \x1b[2J way"}
+    ).encode()
+    conn.sendall(
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+
+
+def test_server_error_text_with_terminal_escapes_is_printed_escaped(
+    env: dict[str, str],
+) -> None:
+    srv = RawServer(_escaping_server)
+    try:
+        result = cli(
+            ["login", "--url", srv.url, "--username", USER, "--store",
+             f"file:{Path(env['SILENTAUTH_CONFIG']).parent / 'c.json'}", "--password-stdin"],
+            env,
+            stdin=PASSWORD + "\n",
+        )  # fmt: skip
+    finally:
+        srv.close()
+    assert result.returncode == 3, result.stderr
+    assert "way" in result.stderr and ESC not in result.stderr and "\x07" not in result.stderr
+
+
+def test_a_symlinked_profiles_file_stays_a_symlink(
+    server_factory: Callable[..., TokenServer], env: dict[str, str], tmp_path: Path
+) -> None:
+    # dotfiles managers (stow, chezmoi, home-manager) link the config file into a repository
+    srv = server_factory(clients={})
+    real = tmp_path / "dotfiles" / "profiles.toml"
+    real.parent.mkdir()
+    real.write_text("# my dotfiles\n")
+    link = tmp_path / "link.toml"
+    link.symlink_to(real)
+    linked = {**env, "SILENTAUTH_CONFIG": str(link)}
+    args = ["login", "--profile", "w", "--url", srv.token_url, "--username", USER]
+    result = cli([*args, "--password-stdin"], linked, stdin=PASSWORD + "\n")
+    assert result.returncode == 0, result.stderr
+    assert link.is_symlink(), "the link was replaced by a regular file"
+    assert '[profiles."w"]' in real.read_text()
+
+
+@pytest.mark.parametrize("name", ["-dash", "two words"])
+def test_the_hint_for_an_odd_profile_name_works_when_copied(
+    server_factory: Callable[..., TokenServer], env: dict[str, str], name: str
+) -> None:
+    srv = server_factory(clients={})
+    args = ["login", f"--profile={name}", "--url", srv.token_url, "--username", USER]
+    assert cli([*args, "--password-stdin"], env, stdin=PASSWORD + "\n").returncode == 0
+    assert cli(["logout", f"--profile={name}"], env).returncode == 0
+    after = cli(["token", f"--profile={name}"], env)
+    assert after.returncode == 3
+    hint = after.stderr.split("store one with: ", 1)[1].strip()
+    copied = subprocess.run(  # the hint as a shell runs it, password from stdin
+        ["sh", "-c", hint.replace("silentauth ", f"{sys.executable} -m requests_silentauth ", 1)
+         + " --password-stdin"],
+        input=PASSWORD + "\n", capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert copied.returncode == 0, (hint, copied.stderr)
+    # and the "no profile" message's own command
+    missing = cli(["status", f"--profile={name}x"], env)
+    command = missing.stderr.split("create it with `", 1)[1].split("`", 1)[0]
+    shown = f"--profile={name}x" if name.startswith("-") else f"--profile '{name}x'"
+    assert shown in command, command
+
+
+def test_logout_without_a_profile_forgets_the_client_secret_too(
+    server_factory: Callable[..., TokenServer], env: dict[str, str]
+) -> None:
+    srv = server_factory()
+    bare = ["--url", srv.token_url, "--username", USER, "--client-id", CLIENT_ID]
+    ok = cli(["login", *bare, "--client-secret-stdin", "--password-stdin"], env,
+             stdin=f"{CLIENT_SECRET}\n{PASSWORD}\n")  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    out = cli(["logout", *bare], env)
+    assert out.returncode == 0, out.stderr
+    assert CLIENT_SECRET not in Path(env["PLAINKEYRING_FILE"]).read_text(), out.stdout
+    after = cli(["token", *bare], env)
+    assert after.returncode == 3 and srv.counts["token:password"] == 1
+
+
+def test_a_client_secret_typed_at_a_terminal_is_not_echoed(
+    server_factory: Callable[..., TokenServer], env: dict[str, str]
+) -> None:
+    # The hint for a confidential client ends in --client-secret-stdin; copied at a terminal,
+    # the secret is typed there: it must not be shown.
+    srv = server_factory()
+    argv = ["login", "--profile", "c", "--url", srv.token_url, "--username", USER,
+            "--client-id", CLIENT_ID, "--client-secret-stdin"]  # fmt: skip
+    code, out = _typed(argv, env, [(b"Client secret", CLIENT_SECRET), (b"Password for", PASSWORD)])
+    assert code == 0 and "logged in as alice" in out, out
+    assert CLIENT_SECRET not in out and PASSWORD not in out, out
+
+
+def _typed(
+    argv: list[str], env: dict[str, str], script: list[tuple[bytes, str]]
+) -> tuple[int, str]:
+    """Run the CLI on a pseudo-terminal; type each answer once its prompt has shown."""
+    pid, fd = pty.fork()
+    if pid == 0:  # child
+        os.execve(sys.executable, [sys.executable, "-m", "requests_silentauth", *argv], env)
+    out, step = b"", 0
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            if step < len(script) and out.count(script[step][0]) > 0:
+                time.sleep(0.05)  # getpass turns echo off after writing the prompt
+                os.write(fd, script[step][1].encode() + b"\n")
+                step += 1
+        else:
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+
+def test_every_error_pickles_across_processes() -> None:
+    err = TokenEndpointError("the server failed", retryable=True, status_code=503, retry_after=2)
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is TokenEndpointError and str(back) == "the server failed"
+    assert (back.retryable, back.status_code, back.retry_after) == (True, 503, 2)
