@@ -578,7 +578,10 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
         print("token:     unknown (the store failed)", file=out)
         print(f"silentauth: {_shown(problem, keep=chr(10))}", file=sys.stderr)
         return code
-    print(f"password:  {'stored' if has_secret else 'not stored'}", file=out)
+    if settings.get("grant") in ("device", "browser"):
+        print("password:  none needed (a device or browser login)", file=out)
+    else:
+        print(f"password:  {'stored' if has_secret else 'not stored'}", file=out)
     if token is None:
         print("token:     none", file=out)
     else:
@@ -614,7 +617,12 @@ def _logout(args: argparse.Namespace, out: TextIO) -> int:
         # Also without a profile: `login --client-secret-stdin` stored it all the same, and
         # the same command line finds it (review wt-attack9: it outlived the logout).
         _client_vault(settings, auth.store).delete_secret()
-    print("tokens forgotten" + (" and password deleted" if forget else ""), file=out)
+    # A device or browser login has no password; a client-credentials one has a client secret
+    # (walk-through of review wt-attack9: "password deleted" after a device login misled).
+    secret = {"device": None, "browser": None, "client_credentials": "client secret"}.get(
+        settings.get("grant") or "password", "password"
+    )
+    print("tokens forgotten" + (f" and {secret} deleted" if forget and secret else ""), file=out)
     if revoked in ("revoked", "failed"):
         where = out if revoked == "revoked" else sys.stderr
         print(f"revocation at the server: {revoked}", file=where)

@@ -10,6 +10,7 @@ import os
 import pickle
 import pty
 import select
+import shlex
 import signal
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import requests
 
 from requests_silentauth import TokenEndpointError
 from requests_silentauth.testing import TokenServer
@@ -203,3 +205,60 @@ def test_every_error_pickles_across_processes() -> None:
     back = pickle.loads(pickle.dumps(err))
     assert type(back) is TokenEndpointError and str(back) == "the server failed"
     assert (back.retryable, back.status_code, back.retry_after) == (True, 503, 2)
+
+
+def test_the_test_servers_device_login_hint_works_as_printed(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    # Walk-through (review wt-attack9): the banner of `python -m requests_silentauth.testing`
+    # offers a device login; copied, it works, and logout does not claim a password went.
+    server = subprocess.Popen(
+        [sys.executable, "-m", "requests_silentauth.testing"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert server.stdout is not None
+        raw, deadline = b"", time.monotonic() + 20
+        while b"/device)" not in raw and time.monotonic() < deadline:
+            if select.select([server.stdout], [], [], 0.2)[0]:
+                raw += os.read(server.stdout.fileno(), 4096)
+        banner = raw.decode()
+        assert "/device)" in banner, banner
+        command = next(x for x in banner.splitlines() if "--device" in x).strip()
+        argv = shlex.split(command)[1:]
+        assert argv[:3] == ["login", "--profile", "dev"], command
+        login = subprocess.Popen(
+            [sys.executable, "-m", "requests_silentauth", *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=tmp_path,
+            text=True,
+        )
+        assert login.stderr is not None
+        shown = ""
+        while "user_code=" not in shown:
+            line = login.stderr.readline()
+            assert line, shown
+            shown += line
+        page = shown.split("(or open ", 1)[1].split(")", 1)[0]
+        code = page.split("user_code=", 1)[1]
+        with requests.Session() as s:
+            s.trust_env = False
+            answer = s.post(
+                page.split("?")[0], data={"user_code": code, "action": "approve"}, timeout=10
+            )
+        assert "Approved" in answer.text
+        _, err = login.communicate(timeout=60)
+        assert login.returncode == 0, err
+        status = cli(["status", "--profile", "dev"], env)
+        assert status.returncode == 0 and "none needed" in status.stdout, status.stdout
+        gone = cli(["logout", "--profile", "dev"], env)
+        assert gone.stdout.splitlines()[0] == "tokens forgotten", gone.stdout
+        assert cli(["token", "--profile", "dev"], env).returncode == 3
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=20)
