@@ -13,6 +13,7 @@ import select
 import shlex
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -262,3 +263,41 @@ def test_the_test_servers_device_login_hint_works_as_printed(
     finally:
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=20)
+
+
+def test_a_fifo_as_the_profiles_file_is_refused_not_waited_on(
+    server_factory: Callable[..., TokenServer], env: dict[str, str], tmp_path: Path
+) -> None:
+    fifo = tmp_path / "profiles.fifo"
+    os.mkfifo(fifo)
+    odd = {**env, "SILENTAUTH_CONFIG": str(fifo)}
+    listed = subprocess.run(
+        [sys.executable, "-m", "requests_silentauth", "profiles"],
+        capture_output=True, text=True, env=odd, timeout=20, check=False,
+    )  # fmt: skip
+    assert listed.returncode == 2 and "not a regular file" in listed.stderr, listed.stderr
+    srv = server_factory(clients={})
+    args = ["login", "--profile", "w", "--url", srv.token_url, "--username", USER]
+    login = cli([*args, "--password-stdin"], odd, stdin=PASSWORD + "\n")
+    assert login.returncode != 0 and "not a regular file" in login.stderr, login.stderr
+    assert srv.counts["token"] == 0  # refused before the login
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    # /dev/null reads as no profiles
+    empty = cli(["profiles"], {**env, "SILENTAUTH_CONFIG": os.devnull})
+    assert empty.returncode == 0 and "no profiles yet" in empty.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a device node needs root")
+def test_a_device_as_the_profiles_file_is_never_replaced_by_a_root_login(
+    server_factory: Callable[..., TokenServer], env: dict[str, str], tmp_path: Path
+) -> None:
+    # What SILENTAUTH_CONFIG=/dev/null did to /dev/null when run as root (a container), tried
+    # on a copy of the device node: os.replace swapped it for a regular file.
+    null = tmp_path / "null"
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    srv = server_factory(clients={})
+    args = ["login", "--profile", "w", "--url", srv.token_url, "--username", USER]
+    login = cli([*args, "--password-stdin"], {**env, "SILENTAUTH_CONFIG": str(null)},
+                stdin=PASSWORD + "\n")  # fmt: skip
+    assert stat.S_ISCHR(null.stat().st_mode), "the device was replaced by a regular file"
+    assert login.returncode != 0 and "not a regular file" in login.stderr, login.stderr
