@@ -182,6 +182,17 @@ class DeviceAuthorization:
         def text(key: str, required: bool = True) -> str | None:
             value = payload.get(key)
             if isinstance(value, str) and value:
+                if key != "device_code" and any(
+                    ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in value
+                ):
+                    # Shown to the person at a terminal: a terminal escape in it would retitle
+                    # or clear the screen (review wt-attack9). RFC 8628 §6.1: a user code is
+                    # typed by a person; RFC 3986: no control characters in a URI.
+                    raise TokenEndpointError(
+                        f"the device authorization endpoint at {where} sent a {key!r} with "
+                        "control characters",
+                        retryable=False,
+                    )
                 return value
             if required:
                 raise TokenEndpointError(
