@@ -24,6 +24,7 @@ import pytest
 import requests
 
 from requests_silentauth import TokenEndpointError
+from requests_silentauth._profiles import _parse
 from requests_silentauth.testing import TokenServer
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, USER
@@ -117,7 +118,7 @@ def test_a_symlinked_profiles_file_stays_a_symlink(
     assert '[profiles."w"]' in real.read_text()
 
 
-@pytest.mark.parametrize("name", ["-dash", "two words"])
+@pytest.mark.parametrize("name", ["-dash", "two words", 'x"]\n[profiles.evil]\nurl = "'])
 def test_the_hint_for_an_odd_profile_name_works_when_copied(
     server_factory: Callable[..., TokenServer], env: dict[str, str], name: str
 ) -> None:
@@ -125,6 +126,8 @@ def test_the_hint_for_an_odd_profile_name_works_when_copied(
     args = ["login", f"--profile={name}", "--url", srv.token_url, "--username", USER]
     assert cli([*args, "--password-stdin"], env, stdin=PASSWORD + "\n").returncode == 0
     assert cli(["logout", f"--profile={name}"], env).returncode == 0
+    written = _parse(Path(env["SILENTAUTH_CONFIG"]).read_text())
+    assert list(written["profiles"]) == [name]  # no table injected by the name
     after = cli(["token", f"--profile={name}"], env)
     assert after.returncode == 3
     hint = after.stderr.split("store one with: ", 1)[1].strip()
@@ -164,13 +167,25 @@ def test_a_client_secret_typed_at_a_terminal_is_not_echoed(
     srv = server_factory()
     argv = ["login", "--profile", "c", "--url", srv.token_url, "--username", USER,
             "--client-id", CLIENT_ID, "--client-secret-stdin"]  # fmt: skip
-    code, out = _typed(argv, env, [(b"Client secret", CLIENT_SECRET), (b"Password for", PASSWORD)])
+    code, out = _typed(
+        argv,
+        env,
+        [
+            (b"Client secret", CLIENT_SECRET.encode() + b"\n"),
+            (b"Password for", PASSWORD.encode() + b"\n"),
+        ],
+    )
     assert code == 0 and "logged in as alice" in out, out
     assert CLIENT_SECRET not in out and PASSWORD not in out, out
+    for key, code_wanted, said in ((b"\x03", 130, ""), (b"\x04", 1, "cancelled")):
+        argv[2] = "c2"  # another profile: nothing of it may be stored
+        code, out = _typed(argv, env, [(b"Client secret", key)])
+        assert code == code_wanted and said in out and "Traceback" not in out, out
+    assert "c2" not in Path(env["SILENTAUTH_CONFIG"]).read_text()
 
 
 def _typed(
-    argv: list[str], env: dict[str, str], script: list[tuple[bytes, str]]
+    argv: list[str], env: dict[str, str], script: list[tuple[bytes, bytes]]
 ) -> tuple[int, str]:
     """Run the CLI on a pseudo-terminal; type each answer once its prompt has shown."""
     pid, fd = pty.fork()
@@ -191,7 +206,7 @@ def _typed(
                 out += chunk
             if step < len(script) and out.count(script[step][0]) > 0:
                 time.sleep(0.05)  # getpass turns echo off after writing the prompt
-                os.write(fd, script[step][1].encode() + b"\n")
+                os.write(fd, script[step][1])
                 step += 1
         else:
             os.kill(pid, signal.SIGKILL)
