@@ -300,6 +300,13 @@ def _settings(args: argparse.Namespace, *, creating: bool = False) -> dict[str, 
         # The typed password would never be sent, and a literal one would be saved in the
         # profile, which never holds secrets.
         raise _Usage('--body must send the password as "{password}" (it is filled in at login)')
+    if settings.get("refresh_body") and "{refresh_token}" not in settings["refresh_body"]:
+        # Likewise: a refresh token pasted from a curl example would be saved in the profile,
+        # and the refresh would never send the current one (review wt-attack9).
+        raise _Usage(
+            '--refresh-body must send the refresh token as "{refresh_token}" (it is filled in '
+            "at each refresh)"
+        )
     return settings
 
 

@@ -316,3 +316,24 @@ def test_a_device_as_the_profiles_file_is_never_replaced_by_a_root_login(
                 stdin=PASSWORD + "\n")  # fmt: skip
     assert stat.S_ISCHR(null.stat().st_mode), "the device was replaced by a regular file"
     assert login.returncode != 0 and "not a regular file" in login.stderr, login.stderr
+
+
+def test_a_refresh_body_with_a_literal_token_is_never_saved(
+    server_factory: Callable[..., TokenServer], env: dict[str, str]
+) -> None:
+    srv = server_factory(clients={})
+    pasted = "rt-pasted-from-a-curl-example-123"
+    result = cli(
+        ["login", "--profile", "j", "--grant", "json", "--url", srv.login_url,
+         "--username", USER, "--body", '{"account": "{username}", "secret": "{password}"}',
+         "--token-field", "data.token", "--refresh-url", srv.token_url,
+         "--refresh-body", json.dumps({"refresh": pasted}),
+         "--password-stdin"],
+        env,
+        stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    assert result.returncode == 2 and '"{refresh_token}"' in result.stderr, result.stderr
+    assert srv.counts["token"] == 0
+    config = Path(env["SILENTAUTH_CONFIG"])
+    assert not config.exists() or pasted not in config.read_text()
+    assert pasted not in result.stderr
