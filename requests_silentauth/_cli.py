@@ -710,6 +710,12 @@ def _cli_text(message: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        # A bare `silentauth` shows the commands, like `gh` and `aws` (walk-through of review
+        # wt-attack9: argparse only said "the following arguments are required: COMMAND").
+        parser().print_help(sys.stderr)
+        return EXIT_USAGE
     args = parser().parse_args(argv)
     from ._errors import (
         CredentialsNotFound,

@@ -337,3 +337,10 @@ def test_a_refresh_body_with_a_literal_token_is_never_saved(
     config = Path(env["SILENTAUTH_CONFIG"])
     assert not config.exists() or pasted not in config.read_text()
     assert pasted not in result.stderr
+
+
+def test_a_bare_silentauth_lists_the_commands(env: dict[str, str]) -> None:
+    bare = cli([], env)
+    assert bare.returncode == 2 and bare.stdout == ""
+    for command in ("login", "status", "token", "logout", "profiles", "demo"):
+        assert command in bare.stderr, bare.stderr
