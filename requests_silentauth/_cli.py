@@ -620,20 +620,54 @@ def _logout(args: argparse.Namespace, out: TextIO) -> int:
     # Issue 8: revoked at the server first where it offers RFC 7009; a failure is reported and
     # the local logout happens all the same.
     revoked = auth.logout(forget_password=forget, revoke=True)
+    sharing: list[str] = []
     if forget and settings.get("client_id") and settings.get("url"):
         # Also without a profile: `login --client-secret-stdin` stored it all the same, and
-        # the same command line finds it (review wt-attack9: it outlived the logout).
-        _client_vault(settings, auth.store).delete_secret()
+        # the same command line finds it (review wt-attack9: it outlived the logout). But it
+        # is stored once per client: kept while another profile still uses it.
+        sharing = _sharing_client_secret(settings, _profile_name(args))
+        if not sharing:
+            _client_vault(settings, auth.store).delete_secret()
     # A device or browser login has no password; a client-credentials one has a client secret
     # (walk-through of review wt-attack9: "password deleted" after a device login misled).
     secret = {"device": None, "browser": None, "client_credentials": "client secret"}.get(
         settings.get("grant") or "password", "password"
     )
     print("tokens forgotten" + (f" and {secret} deleted" if forget and secret else ""), file=out)
+    if sharing:
+        names = ", ".join(_shown(n) for n in sharing)
+        print(f"client secret of {_shown(settings['client_id'])} kept: used by {names}", file=out)
     if revoked in ("revoked", "failed"):
         where = out if revoked == "revoked" else sys.stderr
         print(f"revocation at the server: {revoked}", file=where)
     return 0
+
+
+def _sharing_client_secret(settings: dict[str, Any], name: str | None) -> list[str]:
+    """The other profiles still logged in (a password or a token stored) that use the client
+    secret stored for these settings' client."""
+    from . import _profiles
+    from ._auth import SilentAuth
+    from ._vault import Vault
+
+    store = settings.get("store") or "keyring"
+    sharing = []
+    for other, p in _profiles.load_all().items():
+        if not (
+            other != name
+            and p.get("client_secret") == _profiles.STORED
+            and (p.get("grant") or "password") == "password"
+            and p.get("url") == settings["url"]
+            and p.get("client_id") == settings["client_id"]
+            and (p.get("store") or "keyring") == store
+        ):
+            continue
+        plain = {k: v for k, v in p.items() if k != "client_secret"}
+        grant, kwargs = _profiles.arguments(plain, store=_profiles.parse_store(store))
+        vault = Vault(kwargs["store"], SilentAuth(grant, **{**kwargs, "prompt": False}).account)
+        if vault.get_secret() is not None or vault.get_token() is not None:
+            sharing.append(other)
+    return sorted(sharing)
 
 
 def _profiles_list(args: argparse.Namespace, out: TextIO) -> int:

@@ -344,3 +344,27 @@ def test_a_bare_silentauth_lists_the_commands(env: dict[str, str]) -> None:
     assert bare.returncode == 2 and bare.stdout == ""
     for command in ("login", "status", "token", "logout", "profiles", "demo"):
         assert command in bare.stderr, bare.stderr
+
+
+def test_logout_keeps_a_client_secret_another_profile_still_uses(
+    server_factory: Callable[..., TokenServer], env: dict[str, str]
+) -> None:
+    # Two people (or a person and a bot) on one confidential client: the client secret is
+    # stored once per client, so alice's logout must not log bob out.
+    srv = server_factory(users={USER: PASSWORD, "bob": "bob-pass-456"})
+    for name, user, password in (("alice", USER, PASSWORD), ("bob", "bob", "bob-pass-456")):
+        ok = cli(
+            ["login", "--profile", name, "--url", srv.token_url, "--username", user,
+             "--client-id", CLIENT_ID, "--client-secret-stdin", "--password-stdin"],
+            env,
+            stdin=f"{CLIENT_SECRET}\n{password}\n",
+        )  # fmt: skip
+        assert ok.returncode == 0, ok.stderr
+    out = cli(["logout", "--profile", "alice"], env)
+    assert out.returncode == 0 and "bob" in out.stdout, out.stdout
+    assert cli(["logout", "--profile", "bob", "--keep-password"], env).returncode == 0
+    again = cli(["token", "--profile", "bob"], env)  # a silent login needs the client secret
+    assert again.returncode == 0, again.stderr
+    # The last user of the client takes it with them.
+    assert cli(["logout", "--profile", "bob"], env).returncode == 0
+    assert CLIENT_SECRET not in Path(env["PLAINKEYRING_FILE"]).read_text()
