@@ -502,10 +502,11 @@ def _login(args: argparse.Namespace, out: TextIO) -> int:
         path = _profiles.save(name, settings)
         print(f"saved profile {name!r} in {path}", file=out)
     print(
-        f"logged in as {who}; token {token.fingerprint} valid until {_when(token.expires_at)}",
+        f"logged in as {_shown(who)}; token {token.fingerprint} valid until "
+        f"{_when(token.expires_at)}",
         file=out,
     )
-    print(f"password and tokens stored in {auth.store.describe()}", file=out)
+    print(f"password and tokens stored in {_shown(auth.store.describe())}", file=out)
     note = _plaintext_note(auth.store)
     if note:
         print(f"silentauth: {note}", file=sys.stderr)

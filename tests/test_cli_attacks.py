@@ -368,3 +368,21 @@ def test_logout_keeps_a_client_secret_another_profile_still_uses(
     # The last user of the client takes it with them.
     assert cli(["logout", "--profile", "bob"], env).returncode == 0
     assert CLIENT_SECRET not in Path(env["PLAINKEYRING_FILE"]).read_text()
+
+
+def test_login_from_a_hostile_profile_prints_no_terminal_escape(
+    server_factory: Callable[..., TokenServer], env: dict[str, str], tmp_path: Path
+) -> None:
+    user = "al\x1b]0;owned\x07ice"
+    srv = server_factory(users={user: PASSWORD}, clients={})
+    store = tmp_path / "c\x1b[2J.json"
+    Path(env["SILENTAUTH_CONFIG"]).write_text(
+        "[profiles.evil]\n"
+        f'url = "{srv.token_url}"\n'
+        'username = "al\\u001b]0;owned\\u0007ice"\n'
+        f'store = "file:{tmp_path}/c\\u001b[2J.json"\n'
+    )
+    result = cli(["login", "--profile", "evil", "--password-stdin"], env, stdin=PASSWORD + "\n")
+    assert result.returncode == 0, result.stderr
+    assert store.exists() and "logged in as" in result.stdout
+    assert ESC not in result.stdout + result.stderr, result.stdout
