@@ -5,7 +5,6 @@ to the shared ``Flow``; the resend goes through the connection that answered, li
 from __future__ import annotations
 
 import functools
-import shlex
 import sys
 import types
 from collections.abc import Callable, Iterable, Mapping
@@ -18,7 +17,7 @@ from ._apierrors import ApiErrors
 from ._endpoint import Timeout, TokenClient, token_request_active
 from ._flow import Policy, attach, drive, respond
 from ._grants import CallableLogin, Credentials, Grant, callable_identity
-from ._hints import login_command
+from ._hints import login_command, profile_login_command
 from ._manager import TokenManager
 from ._origins import OriginSet, origin_of
 from ._placement import Bearer, Placement
@@ -128,7 +127,7 @@ class SilentAuth(requests.auth.AuthBase):
 
         grant, kwargs = _profiles.arguments(_profiles.load(name), **overrides)
         auth = cls(grant, **kwargs)
-        auth._manager.vault.login_command = f"silentauth login --profile {shlex.quote(name)}"
+        auth._manager.vault.login_command = profile_login_command(name)
         return auth
 
     # -- requests' AuthBase: a thin driver of the flow -------------------------------------

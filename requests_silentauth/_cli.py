@@ -300,6 +300,13 @@ def _settings(args: argparse.Namespace, *, creating: bool = False) -> dict[str, 
         # The typed password would never be sent, and a literal one would be saved in the
         # profile, which never holds secrets.
         raise _Usage('--body must send the password as "{password}" (it is filled in at login)')
+    if settings.get("refresh_body") and "{refresh_token}" not in settings["refresh_body"]:
+        # Likewise: a refresh token pasted from a curl example would be saved in the profile,
+        # and the refresh would never send the current one (review wt-attack9).
+        raise _Usage(
+            '--refresh-body must send the refresh token as "{refresh_token}" (it is filled in '
+            "at each refresh)"
+        )
     return settings
 
 
@@ -335,9 +342,9 @@ def _auth(
     auth = SilentAuth(grant, **kwargs)
     name = _profile_name(args)
     if name and not args.url:
-        import shlex
+        from ._hints import profile_login_command
 
-        auth._manager.vault.login_command = f"silentauth login --profile {shlex.quote(name)}"
+        auth._manager.vault.login_command = profile_login_command(name)
     return auth
 
 
@@ -356,6 +363,20 @@ def _when(ts: float | None) -> str:
     left = ts - time.time()
     stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(ts))
     return f"{stamp} (in {left:.0f}s)" if left > 0 else f"{stamp} (expired {-left:.0f}s ago)"
+
+
+def _shown(value: object, keep: str = "") -> str:
+    """Text from a profiles file, a store or a server, safe to print: control characters
+    (terminal escapes: ESC, BEL, C1) written as ``\\xNN``, but those in ``keep``. A hostile
+    profiles file or error_description must not retitle or clear the terminal (review
+    wt-attack9)."""
+    text = str(value)
+    return "".join(
+        f"\\x{ord(ch):02x}"
+        if (ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F) and ch not in keep
+        else ch
+        for ch in text
+    )
 
 
 # -- secrets from a terminal or standard input ---------------------------------------------------
@@ -447,7 +468,15 @@ def _login(args: argparse.Namespace, out: TextIO) -> int:
         raise _Usage("no terminal to ask for the password; use --password-stdin")
     store = _profiles.parse_store(settings.get("store") or "keyring")
     _check_store(store)  # before anything is asked or sent
-    client_secret = _stdin_line() if args.client_secret_stdin else None
+    client_secret = None
+    if args.client_secret_stdin:
+        # At a terminal (the hint for a confidential client ends in --client-secret-stdin) it
+        # is asked without echo, like the password (review wt-attack9: it was shown as typed).
+        client_secret = (
+            _prompt(f"Client secret for {_shown(settings['client_id'])}: ")
+            if sys.stdin.isatty()
+            else _stdin_line()
+        )
     password = client_secret if secret_is_password else ""
     if args.password_stdin and not secret_is_password:
         password = _stdin_line()
@@ -456,7 +485,7 @@ def _login(args: argparse.Namespace, out: TextIO) -> int:
     tries = PROMPT_TRIES if from_terminal else 1
     for attempt in range(1, tries + 1):
         if from_terminal:
-            password = _prompt(f"Password for {who} at {settings['url']}: ")
+            password = _prompt(f"Password for {_shown(who)} at {_shown(settings['url'])}: ")
         if not password:
             raise _Usage("empty password")
         try:
@@ -465,7 +494,7 @@ def _login(args: argparse.Namespace, out: TextIO) -> int:
         except InvalidCredentials as exc:
             if attempt == tries:
                 raise
-            print(f"silentauth: {exc}; try again ({tries - attempt} left)", file=sys.stderr)
+            print(f"silentauth: {_shown(exc)}; try again ({tries - attempt} left)", file=sys.stderr)
     if client_secret is not None and grant == "password":
         # Kept only after the login accepted it, like the password.
         _client_vault(settings, auth.store).set_secret(client_secret)
@@ -473,10 +502,11 @@ def _login(args: argparse.Namespace, out: TextIO) -> int:
         path = _profiles.save(name, settings)
         print(f"saved profile {name!r} in {path}", file=out)
     print(
-        f"logged in as {who}; token {token.fingerprint} valid until {_when(token.expires_at)}",
+        f"logged in as {_shown(who)}; token {token.fingerprint} valid until "
+        f"{_when(token.expires_at)}",
         file=out,
     )
-    print(f"password and tokens stored in {auth.store.describe()}", file=out)
+    print(f"password and tokens stored in {_shown(auth.store.describe())}", file=out)
     note = _plaintext_note(auth.store)
     if note:
         print(f"silentauth: {note}", file=sys.stderr)
@@ -547,16 +577,19 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
         }
         print(json.dumps(report, indent=2), file=out)
         return code
-    print(f"account:   {vault.account.username or '-'}", file=out)
-    print(f"endpoint:  {vault.account.endpoint}", file=out)
-    print(f"grant:     {settings.get('grant', 'password')}", file=out)
-    print(f"store:     {vault.describe()}", file=out)
+    print(f"account:   {_shown(vault.account.username or '-')}", file=out)
+    print(f"endpoint:  {_shown(vault.account.endpoint)}", file=out)
+    print(f"grant:     {_shown(settings.get('grant', 'password'))}", file=out)
+    print(f"store:     {_shown(vault.describe())}", file=out)
     if problem is not None:
         print("password:  unknown", file=out)
         print("token:     unknown (the store failed)", file=out)
-        print(f"silentauth: {problem}", file=sys.stderr)
+        print(f"silentauth: {_shown(problem, keep=chr(10))}", file=sys.stderr)
         return code
-    print(f"password:  {'stored' if has_secret else 'not stored'}", file=out)
+    if settings.get("grant") in ("device", "browser"):
+        print("password:  none needed (a device or browser login)", file=out)
+    else:
+        print(f"password:  {'stored' if has_secret else 'not stored'}", file=out)
     if token is None:
         print("token:     none", file=out)
     else:
@@ -588,13 +621,54 @@ def _logout(args: argparse.Namespace, out: TextIO) -> int:
     # Issue 8: revoked at the server first where it offers RFC 7009; a failure is reported and
     # the local logout happens all the same.
     revoked = auth.logout(forget_password=forget, revoke=True)
-    if forget and settings.get("client_secret"):
-        _client_vault(settings, auth.store).delete_secret()
-    print("tokens forgotten" + (" and password deleted" if forget else ""), file=out)
+    sharing: list[str] = []
+    if forget and settings.get("client_id") and settings.get("url"):
+        # Also without a profile: `login --client-secret-stdin` stored it all the same, and
+        # the same command line finds it (review wt-attack9: it outlived the logout). But it
+        # is stored once per client: kept while another profile still uses it.
+        sharing = _sharing_client_secret(settings, _profile_name(args))
+        if not sharing:
+            _client_vault(settings, auth.store).delete_secret()
+    # A device or browser login has no password; a client-credentials one has a client secret
+    # (walk-through of review wt-attack9: "password deleted" after a device login misled).
+    secret = {"device": None, "browser": None, "client_credentials": "client secret"}.get(
+        settings.get("grant") or "password", "password"
+    )
+    print("tokens forgotten" + (f" and {secret} deleted" if forget and secret else ""), file=out)
+    if sharing:
+        names = ", ".join(_shown(n) for n in sharing)
+        print(f"client secret of {_shown(settings['client_id'])} kept: used by {names}", file=out)
     if revoked in ("revoked", "failed"):
         where = out if revoked == "revoked" else sys.stderr
         print(f"revocation at the server: {revoked}", file=where)
     return 0
+
+
+def _sharing_client_secret(settings: dict[str, Any], name: str | None) -> list[str]:
+    """The other profiles still logged in (a password or a token stored) that use the client
+    secret stored for these settings' client."""
+    from . import _profiles
+    from ._auth import SilentAuth
+    from ._vault import Vault
+
+    store = settings.get("store") or "keyring"
+    sharing = []
+    for other, p in _profiles.load_all().items():
+        if not (
+            other != name
+            and p.get("client_secret") == _profiles.STORED
+            and (p.get("grant") or "password") == "password"
+            and p.get("url") == settings["url"]
+            and p.get("client_id") == settings["client_id"]
+            and (p.get("store") or "keyring") == store
+        ):
+            continue
+        plain = {k: v for k, v in p.items() if k != "client_secret"}
+        grant, kwargs = _profiles.arguments(plain, store=_profiles.parse_store(store))
+        vault = Vault(kwargs["store"], SilentAuth(grant, **{**kwargs, "prompt": False}).account)
+        if vault.get_secret() is not None or vault.get_token() is not None:
+            sharing.append(other)
+    return sorted(sharing)
 
 
 def _profiles_list(args: argparse.Namespace, out: TextIO) -> int:
@@ -606,7 +680,7 @@ def _profiles_list(args: argparse.Namespace, out: TextIO) -> int:
         report = {
             "config": str(_profiles.config_path()),
             "default": default,
-            "profiles": [{"name": n, **profiles[n]} for n in sorted(profiles)],
+            "profiles": [{"name": n, **_masked(profiles[n])} for n in sorted(profiles)],
         }
         print(json.dumps(report, indent=2), file=out)
         return 0
@@ -616,8 +690,18 @@ def _profiles_list(args: argparse.Namespace, out: TextIO) -> int:
         url = profiles[name].get("url", "")
         user = profiles[name].get("username") or profiles[name].get("client_id") or "-"
         mark = " (default: SILENTAUTH_PROFILE)" if name == default else ""
-        print(f"{name}\t{user}\t{url}{mark}", file=out)
+        print(f"{_shown(name)}\t{_shown(user)}\t{_shown(url)}{mark}", file=out)
     return 0
+
+
+def _masked(settings: dict[str, Any]) -> dict[str, Any]:
+    """A profile as listed: a literal client secret put there by hand is never printed (it is
+    not used either: only "stored" means anything)."""
+    from . import _profiles
+
+    if settings.get("client_secret") in (None, _profiles.STORED):
+        return settings
+    return {**settings, "client_secret": "(hidden: not used; a profile never holds a secret)"}
 
 
 def _demo(args: argparse.Namespace, out: TextIO) -> int:
@@ -661,6 +745,12 @@ def _cli_text(message: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        # A bare `silentauth` shows the commands, like `gh` and `aws` (walk-through of review
+        # wt-attack9: argparse only said "the following arguments are required: COMMAND").
+        parser().print_help(sys.stderr)
+        return EXIT_USAGE
     args = parser().parse_args(argv)
     from ._errors import (
         CredentialsNotFound,
@@ -693,6 +783,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         for kind, exit_code in codes:
             if isinstance(exc, kind):
-                print(f"silentauth: {_cli_text(str(exc))}", file=sys.stderr)
+                print(f"silentauth: {_shown(_cli_text(str(exc)), keep=chr(10))}", file=sys.stderr)
                 return exit_code
         raise

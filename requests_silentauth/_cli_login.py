@@ -92,10 +92,12 @@ def login(args: argparse.Namespace, out: TextIO, settings: dict[str, Any]) -> in
     if args.profile:
         path = _profiles.save(args.profile, settings)
         print(f"saved profile {args.profile!r} in {path}", file=out)
+    from ._cli import _shown
+
     who = settings.get("client_id")
     when = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(token.expires_at or time.time()))
     print(
-        f"logged in ({settings['grant']}) for client {who}; token {token.fingerprint}"
+        f"logged in ({settings['grant']}) for client {_shown(who)}; token {token.fingerprint}"
         + (f" valid until {when}" if token.expires_at else "")
         + ("; refreshed silently from now on" if token.refresh_token else ""),
         file=out,

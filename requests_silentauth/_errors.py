@@ -96,6 +96,19 @@ class TokenEndpointError(SilentAuthError):
         #: Seconds the server asked us to wait (``Retry-After``), when it said.
         self.retry_after = retry_after
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # ``retryable`` is keyword-only, so the default pickling (``cls(*args)``) failed: a
+        # worker process raising it broke a ProcessPoolExecutor (review wt-attack9). Like
+        # ApiError, the fields travel, not the response.
+        state = {k: v for k, v in vars(self).items() if k not in ("response", "request")}
+        return (_rebuild_token_endpoint_error, (type(self), str(self), self.retryable), state)
+
+
+def _rebuild_token_endpoint_error(
+    cls: type[TokenEndpointError], message: str, retryable: bool
+) -> TokenEndpointError:
+    return cls(message, retryable=retryable)
+
 
 class UnreplayableBodyError(SilentAuthError):
     """The server rejected the token, but the request body was a generator or a non-seekable

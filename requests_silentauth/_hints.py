@@ -7,7 +7,14 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-__all__ = ["login_command"]
+__all__ = ["login_command", "profile_login_command"]
+
+
+def profile_login_command(name: str) -> str:
+    """``silentauth login --profile NAME``, quoted for a shell; a name starting with ``-``
+    is attached with ``=`` (``--profile -x`` would read ``-x`` as an option)."""
+    quoted = shlex.quote(name)
+    return f"silentauth login --profile{'=' if name.startswith('-') else ' '}{quoted}"
 
 
 def login_command(

@@ -251,7 +251,7 @@ class DeviceAuthorization:
             ):
                 raise TokenEndpointError(
                     f"the device authorization endpoint at {where} sent a {name} that is not "
-                    "a web address",
+                    "a web address (http or https, without spaces or control characters)",
                     retryable=False,
                 )
         if CONTROLS.search(user_code):

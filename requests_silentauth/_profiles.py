@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -57,8 +58,23 @@ def config_path() -> Path:
     return Path(platformdirs.user_config_dir("requests-silentauth")) / "profiles.toml"
 
 
+def _special(path: Path) -> bool:
+    """Whether ``path`` exists and is neither a regular file nor a folder: a FIFO (reading it
+    hung), a socket, a device (``os.replace`` over /dev/null, run as root, replaced the device
+    with a regular file) (review wt-attack9). Symlinks are followed."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False  # missing, or unreadable: the read or the write says why
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 def load_all(path: Path | None = None) -> dict[str, dict[str, Any]]:
     path = path or config_path()
+    if _special(path):
+        if os.path.realpath(path) == os.devnull:
+            return {}  # SILENTAUTH_CONFIG=/dev/null: no profiles
+        raise ValueError(f"cannot read profiles from {path}: it is not a regular file")
     try:
         data = _parse(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -76,9 +92,11 @@ def load(name: str, path: Path | None = None) -> dict[str, Any]:
     profiles = load_all(path)
     if name not in profiles:
         known = ", ".join(sorted(profiles)) or "none yet"
+        from ._hints import profile_login_command
+
         raise ValueError(
             f"no profile {name!r} in {path or config_path()} (known: {known}); create it with "
-            f"`silentauth login --profile {name} --url ... --username ...`"
+            f"`{profile_login_command(name)} --url ... --username ...`"
         )
     return profiles[name]
 
@@ -88,8 +106,12 @@ def save(name: str, settings: Mapping[str, Any], path: Path | None = None) -> Pa
     to read back as exactly these profiles, then replaces the file in one step (a temporary
     file in the same folder and ``os.replace``), so a failed or odd write leaves the old file
     whole (issue 7, behaviour 16)."""
-    path = path or config_path()
+    # A symlinked file (a dotfiles repository) is written where it points: os.replace on the
+    # link itself would turn it into a regular file (review wt-attack9).
+    path = Path(os.path.realpath(path or config_path()))
     check_savable(settings)
+    if _special(path):
+        raise ValueError(f"refusing to write profiles to {path}: it is not a regular file")
     profiles = load_all(path)
     profiles[name] = {k: v for k, v in settings.items() if k in FIELDS and v not in (None, [])}
     wanted = {
@@ -131,7 +153,9 @@ def check_savable(settings: Mapping[str, Any]) -> None:
 def check_writable(path: Path | None = None) -> None:
     """Fail before a login, not after it, when the profiles file cannot be written: its folder
     is made and a temporary file tried in it. Raises ``OSError`` naming the path."""
-    path = path or config_path()
+    path = Path(os.path.realpath(path or config_path()))
+    if _special(path):
+        raise OSError(f"cannot write profiles to {path}: it is not a regular file")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".profiles-", suffix=".tmp", dir=path.parent)

@@ -1332,6 +1332,9 @@ def main(argv: list[str] | None = None) -> int:
         "  silentauth status --profile try",
         f'  curl -H "Authorization: Bearer $(silentauth token --profile try)" '
         f"{server.resource_url}",
+        "  silentauth login --profile dev --issuer "
+        f"{server.url} --client-id my-cli --device --store file:silentauth-dev.json",
+        f"  (a device login: approve its code at {server.url}/device)",
     ]
     import signal
 

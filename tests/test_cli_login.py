@@ -133,7 +133,8 @@ def test_device_login_on_a_terminal_then_token_is_silent_and_logout_revokes(
     assert r.status_code == 401
     after = run(["token", "--profile", "p"], cli_env)
     assert after.returncode == 3
-    assert f"silentauth login --issuer {idp.issuer} --client-id {PUBLIC} --device" in after.stderr
+    # The fix names the profile, so the token lands where `token --profile p` looks.
+    assert "log in once at a terminal with: silentauth login --profile p;" in after.stderr
 
 
 @pytest.mark.timeout(120)

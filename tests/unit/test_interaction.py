@@ -667,7 +667,8 @@ def test_any_positive_number_of_seconds_is_believed_and_an_interval_of_0(
         ),
         (
             {"verification_uri_complete": "ftp://x/"},
-            "sent a verification_uri_complete that is not a web address",
+            "sent a verification_uri_complete that is not a web address (http or https, without "
+            "spaces or control characters)",
         ),
     ],
 )
