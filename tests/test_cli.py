@@ -4,11 +4,8 @@ keyring and the embedded server, its output checked for secrets."""
 from __future__ import annotations
 
 import os
-import pty
-import select
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +15,9 @@ import requests
 from requests_silentauth import _cli
 from requests_silentauth.testing import TokenServer
 
+from . import terminal
 from .conftest import PASSWORD, USER
+from .terminal import passwords
 from .test_cli_habits import on_terminal
 
 
@@ -31,34 +30,10 @@ def on_pty(
 def on_pty_raw(
     argv: list[str], env: dict[str, str], answer: str | None, timeout: float = 30
 ) -> tuple[int, str]:
-    """Run ``python -m requests_silentauth ARGV`` with a pseudo-terminal as its controlling
-    terminal; type ``answer`` when it asks for a password."""
-    pid, fd = pty.fork()
-    if pid == 0:  # child
-        os.execve(sys.executable, [sys.executable, *argv], env)
-    out = b""
-    answered = False
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                out += chunk
-            if answer is not None and not answered and b"Password for" in out:
-                os.write(fd, answer.encode() + b"\n")
-                answered = True
-        else:
-            os.kill(pid, 9)
-    finally:
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+    """Run ``python ARGV`` with a pseudo-terminal as its controlling terminal; type ``answer``
+    when it asks for a password."""
+    react = None if answer is None else passwords(answer.encode() + b"\n")
+    return terminal.on_pty([], env, react, timeout=timeout, python_argv=argv)
 
 
 def run(argv: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:

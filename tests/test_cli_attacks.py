@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import pty
 import select
 import shlex
 import signal
@@ -29,6 +28,7 @@ from requests_silentauth.testing import TokenServer
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, USER
 from .rawserver import RawServer
+from .terminal import Typist, on_pty
 from .test_cli_habits import PLAIN, ROOT, cli
 
 
@@ -188,32 +188,7 @@ def _typed(
     argv: list[str], env: dict[str, str], script: list[tuple[bytes, bytes]]
 ) -> tuple[int, str]:
     """Run the CLI on a pseudo-terminal; type each answer once its prompt has shown."""
-    pid, fd = pty.fork()
-    if pid == 0:  # child
-        os.execve(sys.executable, [sys.executable, "-m", "requests_silentauth", *argv], env)
-    out, step = b"", 0
-    deadline = time.monotonic() + 30
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                out += chunk
-            if step < len(script) and out.count(script[step][0]) > 0:
-                time.sleep(0.05)  # getpass turns echo off after writing the prompt
-                os.write(fd, script[step][1])
-                step += 1
-        else:
-            os.kill(pid, signal.SIGKILL)
-    finally:
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+    return on_pty(argv, env, Typist(script))
 
 
 def test_every_error_pickles_across_processes() -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import select
 import signal
 import subprocess
@@ -22,6 +21,7 @@ from requests_silentauth import __version__
 from requests_silentauth.testing import TokenServer
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, USER
+from .terminal import on_pty, passwords
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAIN = "tests.plainkeyring.PlaintextKeyring"
@@ -67,34 +67,8 @@ def on_terminal(
     """Run the CLI (or ``python *python_argv``) on a pseudo-terminal; type ``answers[i]`` at
     the i-th password prompt. Returns the exit code, everything the terminal showed, and how
     many prompts it saw."""
-    pid, fd = pty.fork()
-    if pid == 0:  # child
-        args = python_argv or ["-m", "requests_silentauth", *argv]
-        os.execve(sys.executable, [sys.executable, *args], env)
-    out, prompts = b"", 0
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                out += chunk
-            if out.count(b"Password for") > prompts:
-                prompts += 1
-                if prompts <= len(answers):
-                    time.sleep(0.05)  # getpass turns echo off after writing the prompt
-                    os.write(fd, answers[prompts - 1])
-        else:
-            os.kill(pid, signal.SIGKILL)
-    finally:
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-    return os.waitstatus_to_exitcode(status), out.decode(errors="replace"), prompts
+    code, out = on_pty(argv, env, passwords(*answers), timeout=timeout, python_argv=python_argv)
+    return code, out, out.count("Password for")
 
 
 def login_args(srv: TokenServer, *extra: str) -> list[str]:

@@ -7,10 +7,7 @@ tests/integration/test_dot_interactive.py."""
 from __future__ import annotations
 
 import os
-import pty
 import re
-import select
-import signal
 import stat
 import subprocess
 import sys
@@ -23,6 +20,8 @@ import requests
 
 from requests_silentauth.testing import TokenServer
 
+from . import terminal
+
 PUBLIC = "cli-public"
 
 
@@ -34,31 +33,14 @@ def on_pty(
 ) -> tuple[int, str]:
     """Run ``python -m requests_silentauth ARGV`` on a pseudo-terminal; ``react(output, fd)``
     is called as output arrives until it returns True once (it may type into ``fd``)."""
-    pid, fd = pty.fork()
-    if pid == 0:  # child
-        os.execve(sys.executable, [sys.executable, "-m", "requests_silentauth", *argv], env)
-    out = b""
-    reacted = react is None
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                out += chunk
-            if not reacted and react is not None:
-                reacted = react(out.decode(errors="replace"), fd)
-        else:
-            os.kill(pid, signal.SIGKILL)
-    finally:
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+    done = react is None
+
+    def once(out: bytes, fd: int) -> None:
+        nonlocal done
+        if not done and react is not None:
+            done = react(out.decode(errors="replace"), fd)
+
+    return terminal.on_pty(argv, env, once, timeout=timeout)
 
 
 def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -11,8 +11,6 @@ make DOT 3.4 work with oauthlib 4.0 (see dotproject/views.py and dotproject/vali
 from __future__ import annotations
 
 import os
-import pty
-import select
 import stat
 import subprocess
 import sys
@@ -34,6 +32,7 @@ from requests_silentauth import (
     MemoryStore,
     SilentAuth,
 )
+from tests.terminal import on_pty
 
 from . import browser as chromium
 from .conftest import ROOT, DotServer
@@ -266,26 +265,4 @@ def _read(path: Path) -> str:
 
 
 def _on_pty(argv: list[str], env: dict[str, str], timeout: float) -> tuple[int, str]:
-    pid, fd = pty.fork()
-    if pid == 0:  # child
-        os.chdir(ROOT)
-        os.execve(sys.executable, [sys.executable, "-m", "requests_silentauth", *argv], env)
-    out = b""
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                out += chunk
-        else:
-            os.kill(pid, 9)
-    finally:
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+    return on_pty(argv, env, timeout=timeout, cwd=ROOT)
