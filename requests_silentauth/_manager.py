@@ -58,7 +58,13 @@ def start_thread(work: Callable[[], None]) -> Worker:
     """One thread per renewal ahead (a few per token lifetime; none for a process that never
     renews). Not a daemon: an interpreter that exits while it runs waits for it, so a rotated
     refresh token the server already issued is stored before the process ends. Its token
-    request is bounded by ``token_timeout``, so that wait is too."""
+    request is bounded by ``token_timeout``, so that wait is too.
+
+    None once Python has joined its threads for exit (a request in an ``atexit`` handler):
+    3.12+ refuses the thread, 3.10/3.11 start it and never wait for it, so it would die with
+    its token request in flight and the rotated refresh token unstored."""
+    if getattr(threading, "_SHUTTING_DOWN", False):
+        raise RuntimeError("can't start a renewal thread at interpreter shutdown")
     thread = threading.Thread(target=work, name="silentauth-renew-ahead", daemon=False)
     thread.start()
     return thread

@@ -1,0 +1,210 @@
+"""Attack review of issue 10 (renewal ahead in the background), end to end against the embedded
+TokenServer. Synchronised by its ``Hold`` and by the state of threads (polled until reached,
+bounded), never by timing margins.
+
+- the background never shows a device code (issue 8), and a request that must wait is not
+  handed the background's "a person is needed" failure instead of asking that person;
+- a request made while the interpreter shuts down (an ``atexit`` handler) starts no renewal
+  thread that nobody would wait for (3.10/3.11 let it start, then kill it at exit);
+- ``on_token`` may close the auth from the background thread."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+
+from requests_silentauth import (
+    FileStore,
+    MemoryStore,
+    SilentAuth,
+    Token,
+)
+from requests_silentauth.testing import TokenServer
+
+from .test_interactive import PUBLIC, Approver, device_auth
+from .test_renew_ahead import BOUND, THREAD, renewers, seed_due
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def idp(server_factory: Callable[..., TokenServer]) -> TokenServer:
+    from .conftest import CLIENT_ID, CLIENT_SECRET
+
+    srv = server_factory(clients={CLIENT_ID: CLIENT_SECRET, PUBLIC: None})
+    srv.device_interval = 0
+    return srv
+
+
+def device_due(idp: TokenServer) -> tuple[MemoryStore, Token]:
+    """A device login, then its token stored as due (valid 20 s more by our clock), with its
+    refresh token revoked at the server: the next renewal needs a person."""
+    store = MemoryStore()
+    first = device_auth(idp, Approver(idp), store=store)
+    token = first.get_token()
+    first.close()
+    now = time.time()
+    due = dataclasses.replace(token, issued_at=now - 3580, expires_at=now + 20)
+    first._manager.vault.set_token(due)
+    assert due.refresh_token
+    idp.revoke(due.refresh_token)
+    return store, due
+
+
+def waiting_in_flight(thread: threading.Thread) -> bool:
+    """Whether ``thread`` is a follower waiting in ``Flight.run`` for the flight in progress."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "run" and code.co_filename.endswith("_flight.py"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def until(condition: Callable[[], bool]) -> bool:
+    """Poll a state (not a margin): True once ``condition`` holds, False after BOUND."""
+    end = time.monotonic() + BOUND
+    while time.monotonic() < end:
+        if condition():
+            return True
+        threading.Event().wait(0.005)
+    return False
+
+
+def test_the_background_never_shows_a_device_code(
+    idp: TokenServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    store, due = device_due(idp)
+    show = Approver(idp, "wait")  # records; a person would be asked here
+    auth = device_auth(idp, show, store=store)
+    idp.reset_counts()
+    with caplog.at_level(logging.WARNING, logger="requests_silentauth"):
+        s = requests.Session()
+        s.trust_env = False
+        assert s.get(idp.resource_url, auth=auth, timeout=5).status_code == 200
+        auth.close()  # waits for the renewal ahead, which needed a person: it gave up
+    assert show.shown == [] and idp.counts["device_authorization"] == 0
+    assert idp.counts["token:refresh_token"] == 1
+    assert auth.token is not None and auth.token.access_token == due.access_token  # still used
+    assert [r for r in caplog.records if "ahead failed" in r.getMessage()]
+    assert renewers() == []
+
+
+def test_a_waiting_request_asks_the_person_the_background_could_not(idp: TokenServer) -> None:
+    """The token expires while the background renewal (which may not ask anyone) is in flight
+    with a dead refresh token. The request that now waits joins that flight; it must not fail
+    with the background's InteractionRequired but log in with the device code itself, as it
+    would have with no renewal ahead."""
+    store, due = device_due(idp)
+    show = Approver(idp)
+    auth = device_auth(idp, show, store=store)
+    s = requests.Session()
+    s.trust_env = False
+    hold = idp.hold_token_requests()
+    outcome: list[object] = []
+
+    def waiter() -> None:
+        try:
+            outcome.append(s.get(idp.resource_url, auth=auth, timeout=BOUND).status_code)
+        except Exception as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=waiter)
+    try:
+        assert s.get(idp.resource_url, auth=auth, timeout=5).status_code == 200
+        assert hold.arrived.wait(BOUND)  # the background refresh is held at the server
+        token = auth.token
+        assert token is not None
+        auth._manager._token = dataclasses.replace(token, expires_at=time.time() - 1)
+        thread.start()
+        assert until(lambda: waiting_in_flight(thread)), "the request did not join the flight"
+    finally:
+        idp.release_token_requests()  # the refresh is answered invalid_grant
+    thread.join(BOUND)
+    auth.close()
+    assert outcome == [200], outcome
+    assert len(show.shown) == 1  # shown once, by the waiting request, not the background
+    assert auth.token is not None and auth.token.access_token != due.access_token
+
+
+def test_on_token_may_close_the_auth_from_the_background(
+    server: TokenServer, make_auth: Callable[..., SilentAuth], session: requests.Session
+) -> None:
+    store = MemoryStore()
+    due = seed_due(make_auth, store)
+    closed: list[Token] = []
+    auth: SilentAuth
+
+    def on_token(token: Token) -> None:
+        auth.close()  # from the renewal thread itself: must not wait for itself
+        closed.append(token)
+
+    auth = make_auth(store=store, on_token=on_token)
+    hold = server.hold_token_requests()
+    try:
+        assert session.get(server.resource_url, auth=auth).status_code == 200
+        assert hold.arrived.wait(BOUND)
+        (worker,) = renewers()
+    finally:
+        server.release_token_requests()
+    worker.join(BOUND)
+    assert not worker.is_alive() and len(closed) == 1
+    assert closed[0].access_token != due.access_token
+    auth.close()
+    auth.close()  # twice: nothing to wait for
+    assert renewers() == []
+    # still usable after close(): the token session opens again
+    assert session.get(server.resource_url, auth=auth).status_code == 200
+
+
+def test_a_request_at_interpreter_shutdown_starts_no_renewal_thread(
+    server_factory: Callable[..., TokenServer],
+    make_auth: Callable[..., SilentAuth],
+    tmp_path: Path,
+) -> None:
+    """An ``atexit`` handler runs after Python joined the non-daemon threads: a renewal thread
+    started there is never waited for, and dies at exit with its token request in flight (the
+    server rotates the refresh token; the store keeps the spent one). The token is valid:
+    use it, and renew nothing."""
+    srv = server_factory(reuse_detection=True)
+    path = tmp_path / "tokens.json"
+    seed_due(lambda **kw: make_auth(srv, **kw), FileStore(path))
+    srv.reset_counts()
+    hold = srv.hold_token_requests()  # a thread, if started, stays alive while we look
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.renew_ahead_child",
+            srv.token_url,
+            srv.resource_url,
+            str(path),
+            "10",
+            "atexit",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"},
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline().strip()
+    finally:
+        hold.drop()  # a held refresh is answered 503: nothing spent
+    _out, err = child.communicate(timeout=BOUND)
+    assert child.returncode == 0, err
+    assert line == f"status 200 {THREAD} 0", line
+    assert srv.counts["token"] == 0
