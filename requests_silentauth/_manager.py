@@ -340,6 +340,8 @@ class TokenManager:
         valid token as it is (then the caller starts the renewal ahead)."""
         self._load_once()
         token, now = self._token, self.clock()
+        if ahead and token is None:
+            return None  # logged out before the renewal ahead ran: nothing to renew ahead
         if token is not None and self._usable(token, now):
             return token, None
         if not ahead and token is not None and self._decide(token) is Use.AND_RENEW_AHEAD:

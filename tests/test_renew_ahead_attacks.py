@@ -208,3 +208,41 @@ def test_a_request_at_interpreter_shutdown_starts_no_renewal_thread(
     assert child.returncode == 0, err
     assert line == f"status 200 {THREAD} 0", line
     assert srv.counts["token"] == 0
+
+
+class Captured:
+    """A ``spawn`` that keeps the renewal ahead instead of starting it: the test runs it when
+    it chooses (the thread was started, and had not yet begun, when something else happened)."""
+
+    def __init__(self) -> None:
+        self.work: list[Callable[[], None]] = []
+
+    def __call__(self, work: Callable[[], None]) -> Captured:
+        self.work.append(work)
+        return self
+
+    def is_alive(self) -> bool:
+        return False
+
+    def join(self, timeout: float | None = None) -> None:
+        return None
+
+
+def test_a_renewal_ahead_that_starts_after_a_logout_does_not_log_in_again(
+    server: TokenServer, make_auth: Callable[..., SilentAuth], session: requests.Session
+) -> None:
+    """The request saw a due token and started the renewal ahead; before its thread ran, the
+    application logged out. The background must not log in again on its own (there is no
+    token left to renew ahead); the next request that needs one decides."""
+    store = MemoryStore()
+    seed_due(make_auth, store)
+    auth = make_auth(store=store)
+    spawn = Captured()
+    auth._manager._spawn = spawn
+    assert session.get(server.resource_url, auth=auth).status_code == 200
+    assert len(spawn.work) == 1
+    auth.logout()
+    server.reset_counts()
+    spawn.work[0]()  # the thread runs now
+    assert server.counts["token"] == 0
+    assert auth.token is None and auth._manager.vault.get_token() is None
