@@ -60,14 +60,24 @@ def start_thread(work: Callable[[], None]) -> Worker:
     refresh token the server already issued is stored before the process ends. Its token
     request is bounded by ``token_timeout``, so that wait is too.
 
-    None once Python has joined its threads for exit (a request in an ``atexit`` handler):
-    3.12+ refuses the thread, 3.10/3.11 start it and never wait for it, so it would die with
-    its token request in flight and the rotated refresh token unstored."""
-    if getattr(threading, "_SHUTTING_DOWN", False):
+    Refused (RuntimeError) when nobody would wait for it: see ``_unwaited``."""
+    if _unwaited():
         raise RuntimeError("can't start a renewal thread at interpreter shutdown")
     thread = threading.Thread(target=work, name="silentauth-renew-ahead", daemon=False)
     thread.start()
     return thread
+
+
+def _unwaited() -> bool:
+    """Whether a thread started now might never be waited for: Python is exiting and this is
+    the main thread (an ``atexit`` handler: the non-daemon threads were joined already; 3.12+
+    refuses the thread, 3.10/3.11 start it and kill it at exit with its token request in
+    flight, the rotated refresh token unstored) or a daemon thread. A non-daemon thread still
+    running at exit is waited for, and so is every thread it starts."""
+    if not getattr(threading, "_SHUTTING_DOWN", False):
+        return False
+    current = threading.current_thread()
+    return current is threading.main_thread() or current.daemon
 
 
 class TokenManager:

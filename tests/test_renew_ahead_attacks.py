@@ -168,6 +168,27 @@ def test_on_token_may_close_the_auth_from_the_background(
     assert session.get(server.resource_url, auth=auth).status_code == 200
 
 
+def exiting_child(srv: TokenServer, path: Path, mode: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.renew_ahead_child",
+            srv.token_url,
+            srv.resource_url,
+            str(path),
+            "10",
+            mode,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"},
+    )
+
+
+@pytest.mark.slow
 def test_a_request_at_interpreter_shutdown_starts_no_renewal_thread(
     server_factory: Callable[..., TokenServer],
     make_auth: Callable[..., SilentAuth],
@@ -182,23 +203,7 @@ def test_a_request_at_interpreter_shutdown_starts_no_renewal_thread(
     seed_due(lambda **kw: make_auth(srv, **kw), FileStore(path))
     srv.reset_counts()
     hold = srv.hold_token_requests()  # a thread, if started, stays alive while we look
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.renew_ahead_child",
-            srv.token_url,
-            srv.resource_url,
-            str(path),
-            "10",
-            "atexit",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"},
-    )
+    child = exiting_child(srv, path, "atexit")
     try:
         assert child.stdout is not None
         line = child.stdout.readline().strip()
@@ -208,6 +213,33 @@ def test_a_request_at_interpreter_shutdown_starts_no_renewal_thread(
     assert child.returncode == 0, err
     assert line == f"status 200 {THREAD} 0", line
     assert srv.counts["token"] == 0
+
+
+@pytest.mark.slow
+def test_a_worker_thread_outliving_the_main_thread_still_renews_ahead(
+    server_factory: Callable[..., TokenServer],
+    make_auth: Callable[..., SilentAuth],
+    tmp_path: Path,
+) -> None:
+    """The other side of the one above: a non-daemon thread still running while Python exits
+    is waited for, and so is the renewal thread it starts; that renewal is stored."""
+    srv = server_factory(reuse_detection=True)
+    path = tmp_path / "tokens.json"
+    due = seed_due(lambda **kw: make_auth(srv, **kw), FileStore(path))
+    srv.reset_counts()
+    hold = srv.hold_token_requests()
+    child = exiting_child(srv, path, "worker")
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline().strip()
+    finally:
+        hold.release()
+    _out, err = child.communicate(timeout=BOUND)
+    assert child.returncode == 0, err
+    assert line == f"status 200 {THREAD} 1", line
+    token = make_auth(srv, store=FileStore(path))._manager.vault.get_token()
+    assert token is not None and token.refresh_token != due.refresh_token  # rotated, stored
+    assert srv.counts["token:refresh_token"] == 1 and srv.counts["reuse_detected"] == 0
 
 
 class Captured:
