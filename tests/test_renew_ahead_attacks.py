@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -278,3 +279,72 @@ def test_a_renewal_ahead_that_starts_after_a_logout_does_not_log_in_again(
     spawn.work[0]()  # the thread runs now
     assert server.counts["token"] == 0
     assert auth.token is None and auth._manager.vault.get_token() is None
+
+
+class FailingWrites(MemoryStore):
+    """A store whose token writes fail once ``failing`` is set (a full disk, a locked keyring)."""
+
+    failing = False
+
+    def set(self, account: Any, name: str, value: str) -> None:
+        if self.failing and name == "token":
+            raise OSError("disk full")
+        super().set(account, name, value)
+
+
+def test_a_background_renewal_whose_store_write_fails_keeps_the_new_token_in_memory(
+    server_factory: Callable[..., TokenServer],
+    make_auth: Callable[..., SilentAuth],
+    session: requests.Session,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The rotated refresh token cannot be stored: the new token is used from memory, and the
+    next renewal refreshes with the new refresh token, never the spent one in the store."""
+    srv = server_factory(reuse_detection=True)
+    store = FailingWrites()
+    due = seed_due(lambda **kw: make_auth(srv, **kw), store)
+    auth = make_auth(srv, store=store)
+    store.failing = True
+    srv.reset_counts()
+    with caplog.at_level(logging.WARNING, logger="requests_silentauth"):
+        assert session.get(srv.resource_url, auth=auth).status_code == 200
+        auth.close()  # the renewal ahead has landed
+    first = auth.token
+    assert first is not None and first.refresh_token != due.refresh_token
+    assert "could not save the renewed token (OSError)" in caplog.text
+    assert auth._manager.vault.get_token() == due  # the store still holds the spent one
+    # due again (by our clock): the next renewal ahead starts from the token in memory
+    now = time.time()
+    auth._manager._token = dataclasses.replace(first, issued_at=now - 3580, expires_at=now + 20)
+    assert session.get(srv.resource_url, auth=auth).status_code == 200
+    auth.close()
+    second = auth.token
+    assert second is not None and second.access_token != first.access_token
+    counts = srv.counts
+    assert counts["token:refresh_token"] == 2 and counts["reuse_detected"] == 0
+    assert counts["invalid_grant"] == 0 and counts["token:password"] == 0
+
+
+def test_two_auths_sharing_a_store_renew_ahead_once(
+    server: TokenServer, make_auth: Callable[..., SilentAuth], session: requests.Session
+) -> None:
+    """Both see the same due token; one renews ahead, the other adopts what it stored (they
+    meet at the store lock)."""
+    store = MemoryStore()
+    due = seed_due(make_auth, store)
+    one, two = make_auth(store=store), make_auth(store=store)
+    server.reset_counts()
+    hold = server.hold_token_requests()
+    try:
+        assert session.get(server.resource_url, auth=one).status_code == 200
+        assert hold.arrived.wait(BOUND)
+        # the second auth's renewal ahead waits at the store lock held by the first
+        assert session.get(server.resource_url, auth=two).status_code == 200
+    finally:
+        server.release_token_requests()
+    one.close()
+    two.close()
+    assert renewers() == []
+    assert server.counts["token"] == 1
+    assert one.token is not None and one.token.access_token != due.access_token
+    assert two.token == one.token
