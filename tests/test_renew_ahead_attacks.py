@@ -348,3 +348,84 @@ def test_two_auths_sharing_a_store_renew_ahead_once(
     assert server.counts["token"] == 1
     assert one.token is not None and one.token.access_token != due.access_token
     assert two.token == one.token
+
+
+def test_back_off_over_a_token_lifetime_then_reset_after_a_success(
+    server: TokenServer,
+    make_auth: Callable[..., SilentAuth],
+    session: requests.Session,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A failing endpoint over the whole renewal window, on a fake clock: one token request per
+    pause (5 s, 10 s, then the expiry caps it), many API requests in between. Once a renewal
+    succeeds, the next failure pauses 5 s again (the doubling starts over)."""
+    store = MemoryStore()
+    due = seed_due(make_auth, store)
+    auth = make_auth(store=store)
+    m = auth._manager
+    start = time.time()
+    now = [start]
+    m.clock = lambda: now[0]
+    m._rungs = dataclasses.replace(m._rungs, clock=lambda: now[0])
+    assert due.expires_at is not None
+    server.reset_counts()
+    server.fail_token_requests(1000, status=503)
+
+    def burst(at: float) -> None:
+        now[0] = start + at
+        for _ in range(10):
+            assert session.get(server.resource_url, auth=auth).status_code == 200
+        auth.close()  # lets the renewal ahead land, if one started
+
+    expected = [(0.0, 1), (4.9, 1), (5.0, 2), (14.9, 2), (15.0, 3)]
+    with caplog.at_level(logging.DEBUG, logger="requests_silentauth"):
+        for at, count in expected:
+            burst(at)
+            assert server.counts["token"] == count, at
+        # the third pause (20 s) is capped by the expiry, 20 s after the seeding
+        assert m._early_retry_at == pytest.approx(due.expires_at)
+        burst(due.expires_at - start - 0.1)
+        assert server.counts["token"] == 3
+    warned = [r for r in caplog.records if "ahead failed" in r.getMessage()]
+    assert [r.levelno for r in warned] == [logging.WARNING, logging.DEBUG, logging.DEBUG]
+    # the endpoint recovers; the token expires: that request waits for the renewal
+    server.fail_token_requests(0)
+    now[0] = due.expires_at
+    assert session.get(server.resource_url, auth=auth).status_code == 200
+    assert server.counts["token"] == 4
+    fresh = auth.token
+    assert fresh is not None and fresh.expires_at is not None and fresh.issued_at is not None
+    # due again, failing again: the first pause again, not the fourth
+    server.fail_token_requests(1000, status=503)
+    now[0] = fresh.expires_at - 20
+    assert session.get(server.resource_url, auth=auth).status_code == 200
+    auth.close()
+    assert server.counts["token"] == 5
+    assert m._early_retry_at == pytest.approx(now[0] + 5.0)
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "pause"),
+    [("120", None), ("-5", 5.0), ("soon", 5.0), ("99999999999999999999", None), ("1", 5.0)],
+)
+def test_retry_after_of_a_failed_background_renewal(
+    server: TokenServer,
+    make_auth: Callable[..., SilentAuth],
+    session: requests.Session,
+    retry_after: str,
+    pause: float | None,
+) -> None:
+    """A huge, negative or garbled Retry-After: the pause is at least 5 s, never past the
+    token's expiry (None: the expiry)."""
+    store = MemoryStore()
+    due = seed_due(make_auth, store)
+    auth = make_auth(store=store)
+    m = auth._manager
+    frozen = time.time()
+    m.clock = lambda: frozen
+    server.fail_token_requests(1, status=503, retry_after=retry_after)
+    assert session.get(server.resource_url, auth=auth).status_code == 200
+    auth.close()
+    want = due.expires_at if pause is None else frozen + pause
+    assert m._early_retry_at == pytest.approx(want)
+    assert auth.token == due
