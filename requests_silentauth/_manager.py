@@ -209,13 +209,17 @@ class TokenManager:
         # logged whole (their messages never hold a secret).
         what = str(exc) if isinstance(exc, SilentAuthError) else type(exc).__name__
         level = logging.WARNING if self._ahead_failures == 1 else logging.DEBUG
+        if token is None or token.is_expired(now):  # it expired while the renewal ran
+            later = "it has expired meanwhile: the next request renews it, and waits"
+        else:
+            wait = self._early_retry_at - now
+            later = f"it is still valid and used meanwhile, retried in {wait:.0f}s"
         log.log(
             level,
-            "renewing token %s ahead failed (%s); it is still valid and used meanwhile, "
-            "retried in %.0fs",
+            "renewing token %s ahead failed (%s); %s",
             token.fingerprint if token is not None else "-",
             what,
-            self._early_retry_at - now,
+            later,
         )
 
     def after_rejection(self, rejected: Token, timeout: Timeout, why: str) -> tuple[Token, bool]:

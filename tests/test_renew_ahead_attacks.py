@@ -429,3 +429,29 @@ def test_retry_after_of_a_failed_background_renewal(
     want = due.expires_at if pause is None else frozen + pause
     assert m._early_retry_at == pytest.approx(want)
     assert auth.token == due
+
+
+def test_a_background_failure_after_the_token_expired_does_not_call_it_valid(
+    server: TokenServer,
+    make_auth: Callable[..., SilentAuth],
+    session: requests.Session,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = MemoryStore()
+    seed_due(make_auth, store)
+    auth = make_auth(store=store)
+    hold = server.hold_token_requests()
+    with caplog.at_level(logging.WARNING, logger="requests_silentauth"):
+        try:
+            assert session.get(server.resource_url, auth=auth).status_code == 200
+            assert hold.arrived.wait(BOUND)
+            token = auth.token
+            assert token is not None
+            auth._manager._token = dataclasses.replace(token, expires_at=time.time() - 1)
+        finally:
+            hold.drop()  # answered 503
+            server.release_token_requests()
+        auth.close()
+    (warned,) = [r.getMessage() for r in caplog.records if "ahead failed" in r.getMessage()]
+    assert "still valid" not in warned and "retried in -" not in warned
+    assert "expired meanwhile" in warned
