@@ -1,7 +1,7 @@
 """A process that makes one request with a token due for renewal and exits at once, while the
 renewal ahead it started is in flight (tests/test_renew_ahead.py).
 
-    python -m tests.renew_ahead_child TOKEN_URL API_URL STORE_PATH TOKEN_TIMEOUT [atexit|worker]
+    python -m tests.renew_ahead_child TOKEN_URL API_URL STORE_PATH TOKEN_TIMEOUT [atexit|worker|sigint]
 
 With ``atexit``, the request is made in an ``atexit`` handler (the interpreter is shutting
 down), which then prints how many renewal threads are alive; with ``worker``, in a non-daemon
@@ -10,6 +10,7 @@ thread once the main thread has ended."""
 from __future__ import annotations
 
 import atexit
+import signal
 import sys
 import threading
 
@@ -40,6 +41,8 @@ def main() -> None:
         s.trust_env = False
         r = s.get(api_url, auth=auth, timeout=10)
     print(f"status {r.status_code}", flush=True)
+    if sys.argv[5:] == ["sigint"]:  # Ctrl-C in the main thread, the renewal still in flight
+        signal.raise_signal(signal.SIGINT)
     # the main thread ends here, with the renewal ahead still in flight
 
 

@@ -455,3 +455,84 @@ def test_a_background_failure_after_the_token_expired_does_not_call_it_valid(
     (warned,) = [r.getMessage() for r in caplog.records if "ahead failed" in r.getMessage()]
     assert "still valid" not in warned and "retried in -" not in warned
     assert "expired meanwhile" in warned
+
+
+def test_the_background_never_prompts_for_a_password_the_waiting_request_does(
+    server: TokenServer,
+    make_auth: Callable[..., SilentAuth],
+    session: requests.Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A password grant with no password known and a dead refresh token: the background may not
+    ask (a prompt from a thread the person is not looking at); the request whose token then
+    expires asks once, and logs in."""
+    from requests_silentauth import _secrets
+    from requests_silentauth._secrets import Secret
+
+    from .conftest import PASSWORD
+
+    asked: list[str] = []
+
+    def ask(account: object) -> Secret:
+        asked.append(threading.current_thread().name)
+        return Secret(PASSWORD, "prompt")
+
+    monkeypatch.setattr(_secrets, "ask", ask)
+    store = MemoryStore()
+    due = seed_due(make_auth, store)
+    assert due.refresh_token
+    server.revoke(due.refresh_token)
+    auth = make_auth(store=store, password=None, prompt=True)
+    server.reset_counts()
+    assert session.get(server.resource_url, auth=auth).status_code == 200
+    auth.close()  # the renewal ahead ran: refresh refused, nobody to ask: it gave up
+    assert asked == [] and server.counts["token:password"] == 0
+    assert auth.token == due
+    # the token expires: this request waits, and may ask
+    auth._manager._token = dataclasses.replace(due, expires_at=time.time() - 1)
+    assert session.get(server.resource_url, auth=auth).status_code == 200
+    assert asked == [threading.current_thread().name]
+    assert server.counts["token:password"] == 1
+
+
+def test_no_thread_for_a_token_fresh_for_the_whole_run(
+    server: TokenServer, make_auth: Callable[..., SilentAuth], session: requests.Session
+) -> None:
+    auth = make_auth()
+    spawned: list[object] = []
+    auth._manager._spawn = spawned.append  # type: ignore[assignment]
+    for _ in range(20):
+        assert session.get(server.resource_url, auth=auth).status_code == 200
+    auth.close()
+    assert spawned == [] and renewers() == [] and server.counts["token"] == 1
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_the_main_thread_still_stores_the_rotated_refresh_token(
+    server_factory: Callable[..., TokenServer],
+    make_auth: Callable[..., SilentAuth],
+    tmp_path: Path,
+) -> None:
+    """KeyboardInterrupt ends the main thread while the renewal ahead is held at the server;
+    Python waits for the renewal (one Ctrl-C), which stores the rotated refresh token."""
+    srv = server_factory(reuse_detection=True)
+    path = tmp_path / "tokens.json"
+    due = seed_due(lambda **kw: make_auth(srv, **kw), FileStore(path))
+    srv.reset_counts()
+    hold = srv.hold_token_requests()
+    child = exiting_child(srv, path, "sigint")
+    try:
+        assert hold.arrived.wait(BOUND), "the child started no renewal"
+        assert child.stderr is not None
+        for line in child.stderr:  # the traceback is printed before Python waits for threads
+            if line.startswith("KeyboardInterrupt"):
+                break
+        else:
+            pytest.fail("no KeyboardInterrupt in the child")
+    finally:
+        hold.release()
+    out, _err = child.communicate(timeout=BOUND)
+    assert "status 200" in out and child.returncode != 0  # the interrupt, after the wait
+    token = make_auth(srv, store=FileStore(path))._manager.vault.get_token()
+    assert token is not None and token.refresh_token != due.refresh_token
+    assert srv.counts["token:refresh_token"] == 1 and srv.counts["reuse_detected"] == 0
