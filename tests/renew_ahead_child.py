@@ -1,11 +1,12 @@
 """A process that makes one request with a token due for renewal and exits at once, while the
 renewal ahead it started is in flight (tests/test_renew_ahead.py).
 
-    python -m tests.renew_ahead_child TOKEN_URL API_URL STORE_PATH TOKEN_TIMEOUT [atexit|worker|sigint]
+    python -m tests.renew_ahead_child TOKEN_URL API_URL STORE_PATH TOKEN_TIMEOUT [MODE]
 
 With ``atexit``, the request is made in an ``atexit`` handler (the interpreter is shutting
 down), which then prints how many renewal threads are alive; with ``worker``, in a non-daemon
-thread once the main thread has ended."""
+thread once the main thread has ended; with ``sigint``, the main thread ends by Ctrl-C
+(KeyboardInterrupt) right after its request."""
 
 from __future__ import annotations
 
