@@ -536,3 +536,37 @@ def test_ctrl_c_in_the_main_thread_still_stores_the_rotated_refresh_token(
     token = make_auth(srv, store=FileStore(path))._manager.vault.get_token()
     assert token is not None and token.refresh_token != due.refresh_token
     assert srv.counts["token:refresh_token"] == 1 and srv.counts["reuse_detected"] == 0
+
+
+def test_a_rejected_request_joins_the_renewal_ahead_in_flight(
+    server: TokenServer, make_auth: Callable[..., SilentAuth], session: requests.Session
+) -> None:
+    """The access token is revoked while its renewal ahead is held at the server: the 401'd
+    request joins that renewal (one token request), and is resent with its token."""
+    store = MemoryStore()
+    due = seed_due(make_auth, store)
+    auth = make_auth(store=store)
+    server.reset_counts()
+    hold = server.hold_token_requests()
+    outcome: list[object] = []
+
+    def rejected() -> None:
+        try:
+            outcome.append(session.get(server.resource_url, auth=auth, timeout=BOUND).status_code)
+        except Exception as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=rejected)
+    try:
+        assert session.get(server.resource_url, auth=auth).status_code == 200
+        assert hold.arrived.wait(BOUND)
+        server.revoke_access_tokens()
+        thread.start()
+        assert until(lambda: waiting_in_flight(thread)), "the 401 did not join the renewal"
+    finally:
+        server.release_token_requests()
+    thread.join(BOUND)
+    auth.close()
+    assert outcome == [200]
+    assert server.counts["token"] == 1
+    assert auth.token is not None and auth.token.access_token != due.access_token
