@@ -570,3 +570,29 @@ def test_a_rejected_request_joins_the_renewal_ahead_in_flight(
     assert outcome == [200]
     assert server.counts["token"] == 1
     assert auth.token is not None and auth.token.access_token != due.access_token
+
+
+def test_on_token_raising_in_the_background_loses_nothing(
+    server: TokenServer,
+    make_auth: Callable[..., SilentAuth],
+    session: requests.Session,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Nobody can catch what ``on_token`` raises in the renewal thread: it is logged by type
+    (its message may quote the token), and the new token is stored and used all the same."""
+    store = MemoryStore()
+    due = seed_due(make_auth, store)
+
+    def on_token(token: Token) -> None:
+        raise ValueError(f"cannot save {token.access_token}")
+
+    auth = make_auth(store=store, on_token=on_token)
+    with caplog.at_level(logging.DEBUG, logger="requests_silentauth"):
+        assert session.get(server.resource_url, auth=auth).status_code == 200
+        auth.close()
+    new = auth.token
+    assert new is not None and new.access_token != due.access_token
+    assert auth._manager.vault.get_token() == new
+    assert "on_token raised ValueError in the background renewal" in caplog.text
+    assert new.access_token not in caplog.text and str(new.refresh_token) not in caplog.text
+    assert renewers() == []
