@@ -596,3 +596,45 @@ def test_on_token_raising_in_the_background_loses_nothing(
     assert "on_token raised ValueError in the background renewal" in caplog.text
     assert new.access_token not in caplog.text and str(new.refresh_token) not in caplog.text
     assert renewers() == []
+
+
+@pytest.mark.slow
+def test_silentauth_token_prints_the_renewed_token_not_the_one_about_to_expire(
+    server_factory: Callable[..., TokenServer], tmp_path: Path
+) -> None:
+    """``silentauth token`` hands the token away (``curl -H "...$(silentauth token)"``, a job
+    that runs for minutes): with a due token it must print the renewed one, not the one with
+    seconds left while the renewal it started runs on and is stored unseen (the process waits
+    for it at exit anyway, so renewing ahead saves it nothing)."""
+    from requests_silentauth import PasswordGrant
+
+    from .conftest import PASSWORD, USER
+
+    srv = server_factory(clients={})
+    path = tmp_path / "creds.json"
+    env = {**os.environ, "SILENTAUTH_CONFIG": str(tmp_path / "p.toml"), "NO_PROXY": "*"}
+    args = ["--url", srv.token_url, "--username", USER, "--store", f"file:{path}"]
+
+    def cli(*argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "requests_silentauth", *argv],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+
+    assert cli("login", "--password-stdin", *args, stdin=PASSWORD + "\n").returncode == 0
+    vault = SilentAuth(PasswordGrant(srv.token_url), username=USER, store=FileStore(path))
+    stored = vault._manager.vault.get_token()
+    assert stored is not None
+    now = time.time()
+    due = dataclasses.replace(stored, issued_at=now - 3580, expires_at=now + 20)
+    vault._manager.vault.set_token(due)
+    printed = cli("token", *args)
+    assert printed.returncode == 0, printed.stderr
+    after = vault._manager.vault.get_token()
+    assert after is not None and after.access_token != due.access_token  # it renewed
+    assert printed.stdout.strip() == after.access_token  # and printed what it renewed
