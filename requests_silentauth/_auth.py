@@ -195,8 +195,9 @@ class SilentAuth(requests.auth.AuthBase):
         return self._manager.verify(self.token_timeout)
 
     def get_token(self) -> Token:
-        """A valid token now, renewing as needed (what ``silentauth token`` prints)."""
-        return self._manager.for_request(self.token_timeout)
+        """A valid token now, renewing as needed (what ``silentauth token`` prints). It is
+        handed away, so a token due for renewal is renewed first (not in the background)."""
+        return self._manager.for_request(self.token_timeout, fresh=True)
 
     def login(self, password: str | None = None, *, remember: bool = True) -> Token:
         """Log in now. A ``password`` given here is verified by the login and, with

@@ -141,17 +141,18 @@ class TokenManager:
 
     # -- the entry points -------------------------------------------------------------------
 
-    def for_request(self, timeout: Timeout) -> Token:
+    def for_request(self, timeout: Timeout, *, fresh: bool = False) -> Token:
         """A token to send now: the current one while it is valid (renewed in the background
-        once it is due), else a renewed one."""
+        once it is due), else a renewed one. ``fresh``: the token is handed away
+        (``get_token()``), so a due one is renewed first, as without renewal ahead."""
         token = self._token
-        use = self._decide(token)
+        use = self._decide(token, fresh=fresh)
         if use is Use.AS_IS:
             return token  # type: ignore[return-value]  # the per-request path: no lock, no I/O
         if use is Use.AND_RENEW_AHEAD:
             self._renew_ahead()
             return token  # type: ignore[return-value]  # valid: this request does not wait
-        token = self._current(self._deadline(timeout))[0]
+        token = self._current(self._deadline(timeout), fresh=fresh)[0]
         if self._decide(token) is Use.AND_RENEW_AHEAD:
             self._renew_ahead()  # the token read from the store is valid but due
         return token
@@ -285,13 +286,15 @@ class TokenManager:
 
     # -- renewing ---------------------------------------------------------------------------
 
-    def _current(self, deadline: float) -> tuple[Token, Renewal | None]:
+    def _current(self, deadline: float, *, fresh: bool = False) -> tuple[Token, Renewal | None]:
         """The fresh token, renewed (or shared from the flight in progress) when needed."""
         while True:
             try:
                 self._check_pause()
                 outcome, led = self._flight.run(
-                    lambda: self._renew_if_due(deadline), deadline=deadline, clock=self.monotonic
+                    lambda: self._renew_if_due(deadline, fresh=fresh),
+                    deadline=deadline,
+                    clock=self.monotonic,
                 )
             except SilentAuthError as exc:
                 token, now = self._token, self.clock()
@@ -348,7 +351,9 @@ class TokenManager:
                 self._announce(renewal)
             return token, renewal is not None and renewal.how != "adopted"
 
-    def _renew_if_due(self, deadline: float, *, ahead: bool = False) -> _Outcome:
+    def _renew_if_due(
+        self, deadline: float, *, ahead: bool = False, fresh: bool = False
+    ) -> _Outcome:
         """The leader's double check, then the ladder. ``ahead``: this is the renewal ahead
         (it renews a valid token that is due, and never prompts); a waiting request takes a
         valid token as it is (then the caller starts the renewal ahead)."""
@@ -358,7 +363,11 @@ class TokenManager:
             return None  # logged out before the renewal ahead ran: nothing to renew ahead
         if token is not None and self._usable(token, now):
             return token, None
-        if not ahead and token is not None and self._decide(token) is Use.AND_RENEW_AHEAD:
+        if (
+            not ahead
+            and token is not None
+            and self._decide(token, fresh=fresh) is Use.AND_RENEW_AHEAD
+        ):
             return token, None
         if token is None:
             reason = "no token yet"
@@ -490,13 +499,13 @@ class TokenManager:
             return None
         return None if current.is_expired(self.clock()) else current
 
-    def _decide(self, token: Token | None) -> Use:
+    def _decide(self, token: Token | None, *, fresh: bool = False) -> Use:
         return decide(
             token,
             self.clock(),
             leeway=self._rungs.leeway,
             retry_at=self._early_retry_at,
-            background=self.background,
+            background=self.background and not fresh,
         )
 
     def _usable(self, token: Token, now: float) -> bool:

@@ -66,10 +66,15 @@ def waiting_in_flight(thread: threading.Thread) -> bool:
     """Whether ``thread`` is a follower waiting in ``Flight.run`` for the flight in progress."""
     frame = sys._current_frames().get(thread.ident or -1)
     while frame is not None:
-        code = frame.f_code
-        if code.co_name == "run" and code.co_filename.endswith("_flight.py"):
+        caller = frame.f_back  # run.done.wait(...) called from Flight.run
+        if (
+            frame.f_code.co_name == "wait"
+            and caller is not None
+            and caller.f_code.co_name == "run"
+            and caller.f_code.co_filename.endswith("_flight.py")
+        ):
             return True
-        frame = frame.f_back
+        frame = caller
     return False
 
 
@@ -638,3 +643,18 @@ def test_silentauth_token_prints_the_renewed_token_not_the_one_about_to_expire(
     after = vault._manager.vault.get_token()
     assert after is not None and after.access_token != due.access_token  # it renewed
     assert printed.stdout.strip() == after.access_token  # and printed what it renewed
+
+
+def test_get_token_renews_a_due_token_before_handing_it_away(
+    server: TokenServer, make_auth: Callable[..., SilentAuth]
+) -> None:
+    """``get_token()`` hands the token to code that may keep it for minutes: a due one (seconds
+    left) is renewed first, in the caller, with no thread."""
+    store = MemoryStore()
+    due = seed_due(make_auth, store)
+    auth = make_auth(store=store)
+    server.reset_counts()
+    token = auth.get_token()
+    assert token.access_token != due.access_token and server.counts["token"] == 1
+    assert renewers() == [] and auth._manager._ahead is None
+    assert auth.get_token() == token  # fresh now: no second renewal
