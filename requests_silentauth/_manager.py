@@ -271,18 +271,30 @@ class TokenManager:
         self._announce(outcome[1])
         return outcome[0]
 
-    def forget(self, *, forget_password: bool) -> None:
+    def forget(
+        self, *, forget_password: bool, before: Callable[[], object] | None = None
+    ) -> object:
+        """Log out here. ``before`` (revoking at the server) runs first in the same flight:
+        after a renewal in progress (a renewal ahead) landed, so it sees the token that renewal
+        obtained, not the one it replaced. Returns what ``before`` returned."""
+        done: list[object] = [None]
+
         def work() -> _Outcome:
-            with self.vault.lock():
-                self._token = self._saved = None
-                self._loaded = True
-                self.vault.set_token(None)
-                if forget_password:
-                    self.vault.delete_secret()
-                    self._refusals.clear()
+            try:
+                if before is not None:
+                    done[0] = before()
+            finally:
+                with self.vault.lock():
+                    self._token = self._saved = None
+                    self._loaded = True
+                    self.vault.set_token(None)
+                    if forget_password:
+                        self.vault.delete_secret()
+                        self._refusals.clear()
             return None
 
         self._flight.run(work, deadline=float("inf"), clock=self.monotonic, share=False)
+        return done[0]
 
     # -- renewing ---------------------------------------------------------------------------
 

@@ -658,3 +658,50 @@ def test_get_token_renews_a_due_token_before_handing_it_away(
     assert token.access_token != due.access_token and server.counts["token"] == 1
     assert renewers() == [] and auth._manager._ahead is None
     assert auth.get_token() == token  # fresh now: no second renewal
+
+
+def test_logout_with_revoke_during_the_renewal_ahead_leaves_no_live_refresh_token(
+    server: TokenServer, make_auth: Callable[..., SilentAuth]
+) -> None:
+    """``logout(revoke=True)`` while the renewal ahead is held at the server: it revoked the
+    token it saw (the old one), then waited for the renewal to land, which obtained a new pair
+    (here by logging in again, the old refresh token being revoked meanwhile), and forgot it
+    locally: the new refresh token stays live at the identity provider after a logout that
+    asked to revoke."""
+    from requests_silentauth import PasswordGrant
+
+    from .conftest import CLIENT_ID, CLIENT_SECRET
+
+    grant = PasswordGrant(
+        server.token_url,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        revocation_url=server.revoke_url,
+    )
+    store = MemoryStore()
+    seed_due(lambda **kw: make_auth(grant=grant, **kw), store)
+    auth = make_auth(grant=grant, store=store)
+    hold = server.hold_token_requests()
+    outcome: list[object] = []
+    s = requests.Session()
+    s.trust_env = False
+    logout = threading.Thread(target=lambda: outcome.append(auth.logout(revoke=True)))
+    try:
+        assert s.get(server.resource_url, auth=auth).status_code == 200
+        assert hold.arrived.wait(BOUND)
+        logout.start()
+        assert until(lambda: waiting_in_flight(logout)), "logout did not wait for the renewal"
+    finally:
+        server.release_token_requests()
+    logout.join(BOUND)
+    auth.close()
+    assert outcome == ["revoked"]
+    assert auth.token is None and auth._manager.vault.get_token() is None
+    now = time.time()
+    with server._state.lock:
+        live = [
+            r
+            for r in server._state.tokens.values()
+            if r.kind == "refresh" and not (r.revoked or r.spent) and r.live(now)
+        ]
+    assert live == []
