@@ -194,8 +194,9 @@ class SilentAuth(requests.auth.AuthBase):
         return self._manager.verify(self.token_timeout)
 
     def get_token(self) -> Token:
-        """A valid token now, renewing as needed (what ``silentauth token`` prints)."""
-        return self._manager.for_request(self.token_timeout)
+        """A valid token now, renewing as needed (what ``silentauth token`` prints). It is
+        handed away, so a token due for renewal is renewed first (not in the background)."""
+        return self._manager.for_request(self.token_timeout, fresh=True)
 
     def login(self, password: str | None = None, *, remember: bool = True) -> Token:
         """Log in now. A ``password`` given here is verified by the login and, with
@@ -208,15 +209,17 @@ class SilentAuth(requests.auth.AuthBase):
         the grant's ``revocation_url`` or its issuer's metadata) and the outcome is returned:
         ``"revoked"``, ``"no_token"``, ``"unsupported"`` (no revocation endpoint) or
         ``"failed"`` (logged; the local logout happens all the same)."""
-        outcome = None
+        before = None
         if revoke:
             from . import _revocation  # only a logout that revokes needs it (import cost)
 
-            outcome = _revocation.revoke(
-                self.grant, self._client, self._manager, self.token_timeout
-            )
-        self._manager.forget(forget_password=forget_password)
-        return outcome
+            def before() -> _revocation.Outcome:  # once a renewal in flight has landed
+                return _revocation.revoke(
+                    self.grant, self._client, self._manager, self.token_timeout
+                )
+
+        outcome = self._manager.forget(forget_password=forget_password, before=before)
+        return outcome  # type: ignore[return-value]  # what ``before`` returned, or None
 
     def close(self) -> None:
         """Wait for a background renewal in progress (at most ``token_timeout``; its token is

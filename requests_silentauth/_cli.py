@@ -311,10 +311,15 @@ def _settings(args: argparse.Namespace, *, creating: bool = False) -> dict[str, 
 
 
 def _auth(
-    settings: dict[str, Any], args: argparse.Namespace, *, client_secret: str | None = None
+    settings: dict[str, Any],
+    args: argparse.Namespace,
+    *,
+    client_secret: str | None = None,
+    renew_ahead: bool = True,
 ) -> SilentAuth:
     """The auth for these settings; ``client_secret`` is one just read (``login``), else a
-    stored one is used when the settings say so."""
+    stored one is used when the settings say so. ``renew_ahead=False``: a due token is renewed
+    before it is returned (``token`` hands it away)."""
     import dataclasses
 
     from . import _profiles
@@ -339,7 +344,7 @@ def _auth(
     )
     if client_secret is not None:
         grant = dataclasses.replace(grant, client_secret=client_secret)  # type: ignore[type-var]
-    auth = SilentAuth(grant, **kwargs)
+    auth = SilentAuth(grant, **kwargs, renew_ahead=renew_ahead)
     name = _profile_name(args)
     if name and not args.url:
         from ._hints import profile_login_command
@@ -605,7 +610,10 @@ def _iso(ts: float | None) -> str | None:
 
 
 def _token(args: argparse.Namespace, out: TextIO) -> int:
-    auth = _auth(_settings(args), args)
+    # The token leaves this process (a shell variable, a job that runs for minutes): a due
+    # one is renewed first, not printed with seconds left (issue 10's renewal ahead would
+    # print it, and this process would wait for the renewal at exit anyway).
+    auth = _auth(_settings(args), args, renew_ahead=False)
     _check_store(auth.store)
     print(auth.get_token().access_token, file=out)
     return 0

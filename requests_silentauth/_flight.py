@@ -78,18 +78,25 @@ class Flight(Generic[R]):
 
     def lead_if_idle(self, work: Callable[[], R]) -> tuple[R] | None:
         """Run ``work`` as the leader of a new flight, or return None at once when a flight is
-        in progress (a renewal ahead never waits for, or repeats, one that is running)."""
+        in progress (a renewal ahead never waits for, or repeats, one that is running).
+
+        Its failure is not shared: a follower (a request whose token expired meanwhile) leads
+        a flight of its own, which may do what this one may not (ask a person: the renewal
+        ahead never prompts nor shows a device code, and its error says none may be asked)."""
         with self._guard:
             if self._run is not None:
                 return None
             run = self._run = _Run()
-        return (self._lead(run, work),)
+        return (self._lead(run, work, share_failure=False),)
 
-    def _lead(self, run: _Run[R], work: Callable[[], R]) -> R:
+    def _lead(self, run: _Run[R], work: Callable[[], R], *, share_failure: bool = True) -> R:
         try:
             run.result = result = work()  # before ``done`` is set: followers read it then
         except Exception as exc:
-            run.error = fresh_copy(exc)  # kept without our traceback and its frames
+            if share_failure:
+                run.error = fresh_copy(exc)  # kept without our traceback and its frames
+            else:
+                run.abandoned = True  # followers lead a flight of their own
             raise
         except BaseException:
             run.abandoned = True  # followers lead a flight of their own

@@ -58,10 +58,26 @@ def start_thread(work: Callable[[], None]) -> Worker:
     """One thread per renewal ahead (a few per token lifetime; none for a process that never
     renews). Not a daemon: an interpreter that exits while it runs waits for it, so a rotated
     refresh token the server already issued is stored before the process ends. Its token
-    request is bounded by ``token_timeout``, so that wait is too."""
+    request is bounded by ``token_timeout``, so that wait is too.
+
+    Refused (RuntimeError) when nobody would wait for it: see ``_unwaited``."""
+    if _unwaited():
+        raise RuntimeError("can't start a renewal thread at interpreter shutdown")
     thread = threading.Thread(target=work, name="silentauth-renew-ahead", daemon=False)
     thread.start()
     return thread
+
+
+def _unwaited() -> bool:
+    """Whether a thread started now might never be waited for: Python is exiting and this is
+    the main thread (an ``atexit`` handler: the non-daemon threads were joined already; 3.12+
+    refuses the thread, 3.10/3.11 start it and kill it at exit with its token request in
+    flight, the rotated refresh token unstored) or a daemon thread. A non-daemon thread still
+    running at exit is waited for, and so is every thread it starts."""
+    if not getattr(threading, "_SHUTTING_DOWN", False):
+        return False
+    current = threading.current_thread()
+    return current is threading.main_thread() or current.daemon
 
 
 class TokenManager:
@@ -125,17 +141,18 @@ class TokenManager:
 
     # -- the entry points -------------------------------------------------------------------
 
-    def for_request(self, timeout: Timeout) -> Token:
+    def for_request(self, timeout: Timeout, *, fresh: bool = False) -> Token:
         """A token to send now: the current one while it is valid (renewed in the background
-        once it is due), else a renewed one."""
+        once it is due), else a renewed one. ``fresh``: the token is handed away
+        (``get_token()``), so a due one is renewed first, as without renewal ahead."""
         token = self._token
-        use = self._decide(token)
+        use = self._decide(token, fresh=fresh)
         if use is Use.AS_IS:
             return token  # type: ignore[return-value]  # the per-request path: no lock, no I/O
         if use is Use.AND_RENEW_AHEAD:
             self._renew_ahead()
             return token  # type: ignore[return-value]  # valid: this request does not wait
-        token = self._current(self._deadline(timeout))[0]
+        token = self._current(self._deadline(timeout), fresh=fresh)[0]
         if self._decide(token) is Use.AND_RENEW_AHEAD:
             self._renew_ahead()  # the token read from the store is valid but due
         return token
@@ -193,13 +210,17 @@ class TokenManager:
         # logged whole (their messages never hold a secret).
         what = str(exc) if isinstance(exc, SilentAuthError) else type(exc).__name__
         level = logging.WARNING if self._ahead_failures == 1 else logging.DEBUG
+        if token is None or token.is_expired(now):  # it expired while the renewal ran
+            later = "it has expired meanwhile: the next request renews it, and waits"
+        else:
+            wait = self._early_retry_at - now
+            later = f"it is still valid and used meanwhile, retried in {wait:.0f}s"
         log.log(
             level,
-            "renewing token %s ahead failed (%s); it is still valid and used meanwhile, "
-            "retried in %.0fs",
+            "renewing token %s ahead failed (%s); %s",
             token.fingerprint if token is not None else "-",
             what,
-            self._early_retry_at - now,
+            later,
         )
 
     def after_rejection(self, rejected: Token, timeout: Timeout, why: str) -> tuple[Token, bool]:
@@ -250,28 +271,42 @@ class TokenManager:
         self._announce(outcome[1])
         return outcome[0]
 
-    def forget(self, *, forget_password: bool) -> None:
+    def forget(
+        self, *, forget_password: bool, before: Callable[[], object] | None = None
+    ) -> object:
+        """Log out here. ``before`` (revoking at the server) runs first in the same flight:
+        after a renewal in progress (a renewal ahead) landed, so it sees the token that renewal
+        obtained, not the one it replaced. Returns what ``before`` returned."""
+        done: list[object] = [None]
+
         def work() -> _Outcome:
-            with self.vault.lock():
-                self._token = self._saved = None
-                self._loaded = True
-                self.vault.set_token(None)
-                if forget_password:
-                    self.vault.delete_secret()
-                    self._refusals.clear()
+            try:
+                if before is not None:
+                    done[0] = before()
+            finally:
+                with self.vault.lock():
+                    self._token = self._saved = None
+                    self._loaded = True
+                    self.vault.set_token(None)
+                    if forget_password:
+                        self.vault.delete_secret()
+                        self._refusals.clear()
             return None
 
         self._flight.run(work, deadline=float("inf"), clock=self.monotonic, share=False)
+        return done[0]
 
     # -- renewing ---------------------------------------------------------------------------
 
-    def _current(self, deadline: float) -> tuple[Token, Renewal | None]:
+    def _current(self, deadline: float, *, fresh: bool = False) -> tuple[Token, Renewal | None]:
         """The fresh token, renewed (or shared from the flight in progress) when needed."""
         while True:
             try:
                 self._check_pause()
                 outcome, led = self._flight.run(
-                    lambda: self._renew_if_due(deadline), deadline=deadline, clock=self.monotonic
+                    lambda: self._renew_if_due(deadline, fresh=fresh),
+                    deadline=deadline,
+                    clock=self.monotonic,
                 )
             except SilentAuthError as exc:
                 token, now = self._token, self.clock()
@@ -328,15 +363,23 @@ class TokenManager:
                 self._announce(renewal)
             return token, renewal is not None and renewal.how != "adopted"
 
-    def _renew_if_due(self, deadline: float, *, ahead: bool = False) -> _Outcome:
+    def _renew_if_due(
+        self, deadline: float, *, ahead: bool = False, fresh: bool = False
+    ) -> _Outcome:
         """The leader's double check, then the ladder. ``ahead``: this is the renewal ahead
         (it renews a valid token that is due, and never prompts); a waiting request takes a
         valid token as it is (then the caller starts the renewal ahead)."""
         self._load_once()
         token, now = self._token, self.clock()
+        if ahead and token is None:
+            return None  # logged out before the renewal ahead ran: nothing to renew ahead
         if token is not None and self._usable(token, now):
             return token, None
-        if not ahead and token is not None and self._decide(token) is Use.AND_RENEW_AHEAD:
+        if (
+            not ahead
+            and token is not None
+            and self._decide(token, fresh=fresh) is Use.AND_RENEW_AHEAD
+        ):
             return token, None
         if token is None:
             reason = "no token yet"
@@ -478,13 +521,13 @@ class TokenManager:
             return None
         return None if current.is_expired(self.clock()) else current
 
-    def _decide(self, token: Token | None) -> Use:
+    def _decide(self, token: Token | None, *, fresh: bool = False) -> Use:
         return decide(
             token,
             self.clock(),
             leeway=self._rungs.leeway,
             retry_at=self._early_retry_at,
-            background=self.background,
+            background=self.background and not fresh,
         )
 
     def _usable(self, token: Token, now: float) -> bool:

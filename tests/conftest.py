@@ -19,6 +19,16 @@ USER, PASSWORD = "alice", "wonderland-pass-123"
 CLIENT_ID, CLIENT_SECRET = "cli", "cli-secret-xyz"
 
 
+@pytest.fixture(autouse=True)
+def _no_discovery_across_tests() -> None:
+    """Discovery documents are cached per issuer URL for the process; a TokenServer on a port
+    an earlier test's server used has the same URL, and must not get that server's document."""
+    from requests_silentauth import _discovery
+
+    with _discovery._cache_lock:
+        _discovery._cache.clear()
+
+
 @pytest.fixture
 def server_factory() -> Iterator[Callable[..., TokenServer]]:
     started: list[TokenServer] = []

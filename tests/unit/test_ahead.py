@@ -64,3 +64,35 @@ def test_the_pause_never_outlasts_the_token() -> None:
     assert next_try(4, NOW, expires_at=NOW + 7, retry_after=None) == NOW + 7
     assert next_try(1, NOW, expires_at=NOW + 7, retry_after=300.0) == NOW + 7
     assert next_try(1, NOW, expires_at=None, retry_after=None) == NOW + 5
+
+
+def test_no_renewal_thread_from_the_main_or_a_daemon_thread_while_python_exits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Python exiting (``threading._shutdown`` ran): from the main thread (an ``atexit``
+    handler) or a daemon thread, nobody would wait for the renewal thread; a non-daemon thread
+    is waited for, and so is what it starts."""
+    import threading
+
+    from requests_silentauth._manager import start_thread
+
+    monkeypatch.setattr(threading, "_SHUTTING_DOWN", True, raising=False)
+    ran: list[str] = []
+    with pytest.raises(RuntimeError, match="shutdown"):
+        start_thread(lambda: ran.append("main"))
+    outcome: dict[bool, object] = {}
+
+    def from_thread(daemon: bool) -> None:
+        try:
+            worker = start_thread(lambda: ran.append(f"daemon={daemon}"))
+            worker.join()
+            outcome[daemon] = "started"
+        except RuntimeError as exc:
+            outcome[daemon] = exc
+
+    for daemon in (True, False):
+        t = threading.Thread(target=from_thread, args=(daemon,), daemon=daemon)
+        t.start()
+        t.join()
+    assert isinstance(outcome[True], RuntimeError) and outcome[False] == "started"
+    assert ran == ["daemon=False"]

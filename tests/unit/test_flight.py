@@ -282,3 +282,19 @@ def test_lead_if_idle_returns_none_at_once_while_a_flight_runs() -> None:
 
     assert flight.lead_if_idle(work) is None
     assert ran == []
+
+
+def test_a_failed_lead_if_idle_is_not_shared_its_followers_lead_their_own() -> None:
+    """The renewal ahead may not ask a person; a request that joined it must not be handed its
+    "none may be asked" failure, but lead a flight that may."""
+    flight: Flight[str] = Flight()
+    run: list[_Run[str]] = []
+
+    def work() -> str:
+        run.append(flight._run)  # type: ignore[arg-type]
+        raise InvalidCredentials("a person is needed")
+
+    with pytest.raises(InvalidCredentials):
+        flight.lead_if_idle(work)
+    assert run[0].abandoned and run[0].error is None and run[0].done.is_set()
+    assert not flight.busy
