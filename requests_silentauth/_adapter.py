@@ -7,16 +7,18 @@ would resend the rejected token. Statuses that mean "token rejected" are removed
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from ._apierrors import ApiErrors
-from ._auth import SilentAuth, user_timeout
+from ._auth import SilentAuth, _api_errors, user_timeout
 from ._endpoint import token_request_active
 from ._flow import drive, send_flow
+
+if TYPE_CHECKING:
+    from ._apierrors import ApiErrors
 
 __all__ = ["SilentAuthAdapter"]
 
@@ -41,7 +43,7 @@ class SilentAuthAdapter(HTTPAdapter):
         super().__init__(**kwargs)
         self.auth = auth
         #: Raises ApiError for a 4xx/5xx final answer (issue 12): ``errors=``, else the auth's.
-        self.errors = ApiErrors.coerce(errors) if errors is not None else auth.errors
+        self.errors = _api_errors(errors) if errors is not None else auth.errors
 
     def send(
         self,

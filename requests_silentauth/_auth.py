@@ -8,12 +8,11 @@ import functools
 import sys
 import types
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from requests import PreparedRequest, Response
 
-from ._apierrors import ApiErrors
 from ._endpoint import Timeout, TokenClient, token_request_active
 from ._flow import Policy, attach, drive, respond
 from ._grants import CallableLogin, Credentials, Grant, callable_identity
@@ -24,6 +23,9 @@ from ._placement import Bearer, Placement
 from ._store import Account, KeyringStore, Store
 from ._token import Token
 from ._vault import Vault
+
+if TYPE_CHECKING:
+    from ._apierrors import ApiErrors
 
 __all__ = ["SilentAuth"]
 
@@ -82,7 +84,7 @@ class SilentAuth(requests.auth.AuthBase):
             origin_set = OriginSet.parse(origins)
         self.grant = grant
         #: Raises ApiError for 4xx/5xx answers after the token work (issue 12), or None.
-        self.errors = ApiErrors.coerce(errors)
+        self.errors = _api_errors(errors)
         self.username = username
         self.token_timeout = token_timeout
         account_user = username or getattr(grant, "client_id", None) or ""
@@ -271,3 +273,12 @@ def _request_timeout(default: float) -> Timeout:
             return default if timeout is None else timeout
         frame = frame.f_back
     return default
+
+
+def _api_errors(errors: ApiErrors | Mapping[Any, str] | None) -> ApiErrors | None:
+    """The ``errors=`` option; ``_apierrors`` is imported only by an auth that uses it."""
+    if errors is None:
+        return None
+    from ._apierrors import ApiErrors
+
+    return ApiErrors.coerce(errors)

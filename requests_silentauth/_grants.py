@@ -23,7 +23,6 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from ._discovery import check_issuer, discover
 from ._endpoint import Answer, Timeout, TokenClient, seconds
 from ._errors import InvalidCredentials, SilentAuthError, TokenEndpointError, clip
 from ._errors import quotable as _quotable
@@ -223,6 +222,8 @@ class _OAuth2:
             if url is not None:
                 _endpoint_url(url)
         if self.issuer is not None:
+            from ._discovery import check_issuer  # only a grant found by its issuer needs it
+
             check_issuer(self.issuer, allow_insecure_http=True)  # transport: at the fetch
         if self.client_auth not in ("basic", "body"):
             raise ValueError("client_auth must be 'basic' or 'body'")
@@ -248,6 +249,8 @@ class _OAuth2:
         }.get(name) or getattr(self, _GIVEN.get(name, ""), None)
         if given is not None or self.issuer is None:
             return given
+        from ._discovery import discover
+
         found: str | None = getattr(discover(client, self.issuer, _budget(timeout)), name)
         return found
 
