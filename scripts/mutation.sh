@@ -7,7 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/mutmut ]; then
-    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+    # mutmut is in the dev dependency group (PEP 735), which pip reads from 25.1 on.
+    if [ ! -x .venv/bin/python ]; then "${PYTHON:-python3}" -m venv .venv; fi
+    .venv/bin/python -m pip install -q --disable-pip-version-check 'pip>=25.1'
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' --group dev
 fi
 rm -rf mutants  # mutmut keeps its own copy of the tests: start from the current ones
 .venv/bin/mutmut run >mutants.log 2>&1 || { tail -20 mutants.log; exit 1; }
