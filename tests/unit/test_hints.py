@@ -170,6 +170,29 @@ def test_a_rejection_from_an_origin_without_our_token_is_said_once_per_origin(
     assert "https://third.example.com" in warnings[1]
 
 
+def test_only_a_rejection_from_an_origin_our_token_may_not_go_to_is_said(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    policy = Policy(
+        origins=OriginSet.parse(["https://api.example.com", "https://b.example.com"]),
+        placement=Bearer(),
+        reauth_on=frozenset({401}),
+        is_rejected=None,
+        allow_insecure_http=False,
+    )
+    caplog.set_level(logging.WARNING, logger="requests_silentauth")
+    run(policy, rejected("https://other.example.com/ok", 200))  # not a rejection
+    run(policy, rejected("https://other.example.com/gone", 404))  # not one in reauth_on
+    run(policy, rejected("https://api.example.com/data"))  # an allowed origin (sent bare)
+    assert [r.getMessage() for r in caplog.records] == []
+    run(policy, rejected("https://other.example.com/data"))
+    assert [r.getMessage() for r in caplog.records] == [
+        "https://other.example.com answered 401 to a request sent without a token: its origin "
+        "is not one the token may go to (https://api.example.com, https://b.example.com); add "
+        "it to origins= (silentauth: --origin) if it should get one"
+    ]
+
+
 def test_the_cli_knows_the_grants_the_profiles_know() -> None:
     from requests_silentauth import _cli, _profiles
 

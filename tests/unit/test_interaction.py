@@ -741,3 +741,33 @@ def test_the_fix_named_where_no_command_is_known() -> None:
         "prompt=False); log in once where a person can answer (prompt=True, or at a terminal); "
         "later runs then refresh silently"
     )
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1:5000/x",  # a path in Host: not an authority
+        "evil@127.0.0.1:5000",  # userinfo
+        "127.0.0.1:5000?",
+        "127.0.0.1:5000#",
+        "127.0.0.1:5000\\",
+        " 127.0.0.1:5000",
+        "",
+    ],
+)
+def test_a_host_header_that_is_not_a_plain_authority_is_refused(host: str) -> None:
+    verdict = judge(f"/?code=abc&state={STATE}", host=host)
+    assert verdict.code is None and verdict.status != 200
+
+
+def test_a_host_header_matches_in_any_case_and_with_the_default_port() -> None:
+    assert judge(f"/?code=abc&state={STATE}", host="127.0.0.1:5000").code == "abc"
+    local = judge_callback(
+        method="GET",
+        target=f"/?code=abc&state={STATE}",
+        host="LocalHost:80",
+        expected_host="localhost",
+        expected_path="/",
+        state=STATE,
+    )
+    assert local.code == "abc"

@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from requests_silentauth import Account, InvalidCredentials, MemoryStore, StoreError, Token
+from requests_silentauth import (
+    Account,
+    CredentialsNotFound,
+    InvalidCredentials,
+    MemoryStore,
+    StoreError,
+    Token,
+)
 from requests_silentauth._backoff import Refusals
 from requests_silentauth._endpoint import Timeout, TokenClient
 from requests_silentauth._grants import Credentials
@@ -687,3 +694,47 @@ def test_after_an_interaction_the_login_rung_installs_its_token_without_a_refres
         interacted=True,
     )
     assert again == Renewal(theirs, "adopted")
+
+
+def test_a_refused_refresh_token_is_not_presented_again_when_no_login_can_follow(
+    rungs: Rungs, vault: FakeVault, grant: FakeGrant
+) -> None:
+    """Attack review of issue 8: the dead refresh token cost a refused refresh per request
+    where the login that should follow cannot happen (no password, nobody to ask)."""
+    ours = token(1)
+    assert ours.refresh_token
+    vault.set_token(ours)
+    grant.dead_refresh_tokens.add(ours.refresh_token)
+
+    def no_login(timeout: float) -> Token:
+        raise CredentialsNotFound("nobody to ask")
+
+    for _ in range(3):
+        with pytest.raises(CredentialsNotFound):
+            renew(
+                rungs,
+                ours=ours,
+                saved=ours,
+                rejected=ours,
+                reason="rejected",
+                remaining=lambda: 7.0,
+                login=no_login,
+            )
+    assert grant.refreshed == [ours.refresh_token]  # once, not once per request
+    assert rungs.dead and ours.refresh_token not in rungs.dead  # a digest, never the token
+
+
+def test_the_login_rung_hands_the_grant_the_auths_own_login_command(
+    rungs: Rungs, vault: FakeVault, grant: FakeGrant
+) -> None:
+    seen: list[str | None] = []
+    real = grant.login
+
+    def login(client: TokenClient, credentials: Credentials, timeout: Timeout) -> Token:
+        seen.append(credentials.login_command)
+        return real(client, credentials, timeout)
+
+    grant.login = login  # type: ignore[method-assign]
+    vault.login_command = "silentauth login --profile work"
+    login_with(rungs, Secret("right", "given"))(5.0)
+    assert seen == ["silentauth login --profile work"]
