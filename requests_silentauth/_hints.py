@@ -24,7 +24,6 @@ def login_command(
     function, a ``MemoryStore``, a store of the caller's own): then the hint says what to pass
     instead."""
     from ._grants import ClientCredentials, JsonLogin, PasswordGrant
-    from ._interactive import AuthorizationCode, DeviceCode
     from ._store import FileStore, KeyringStore
 
     if isinstance(store, KeyringStore):
@@ -37,9 +36,10 @@ def login_command(
         if grant.body is not None or grant.token_field != "token":
             return None  # a custom body or field mapping: only a profile carries it
         args = ["--grant", "json", "--url", grant.url, "--username", username or ""]
-    elif isinstance(grant, DeviceCode | AuthorizationCode):
-        how = "--device" if isinstance(grant, DeviceCode) else "--browser"
-        args = [*_endpoint(grant), "--client-id", grant.client_id or "", how]
+    elif isinstance(getattr(grant, "cli_flag", None), str):
+        # DeviceCode / AuthorizationCode name their own flag (--device, --browser); asked by
+        # attribute so that building any auth does not import the browser machinery.
+        args = [*_endpoint(grant), "--client-id", grant.client_id or "", grant.cli_flag]
     elif isinstance(grant, ClientCredentials):
         args = ["--grant", "client_credentials", *_endpoint(grant)]
         args += ["--client-id", grant.client_id or ""]
