@@ -17,6 +17,7 @@ from requests_silentauth.testing import TokenServer
 
 USER, PASSWORD = "alice", "wonderland-pass-123"
 CLIENT_ID, CLIENT_SECRET = "cli", "cli-secret-xyz"
+PUBLIC = "cli-public"  # a public client (issue 8: device and browser logins)
 
 
 @pytest.fixture(autouse=True)
@@ -48,6 +49,15 @@ def server_factory() -> Iterator[Callable[..., TokenServer]]:
 @pytest.fixture
 def server(server_factory: Callable[..., TokenServer]) -> TokenServer:
     return server_factory()
+
+
+@pytest.fixture
+def idp(server_factory: Callable[..., TokenServer]) -> TokenServer:
+    """An identity provider for the interactive logins: our confidential client and a public
+    one, device codes polled without a pause."""
+    srv = server_factory(clients={CLIENT_ID: CLIENT_SECRET, PUBLIC: None})
+    srv.device_interval = 0
+    return srv
 
 
 @pytest.fixture

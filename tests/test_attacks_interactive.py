@@ -29,16 +29,7 @@ from requests_silentauth import (
 )
 from requests_silentauth.testing import TokenServer
 
-from .conftest import CLIENT_ID, CLIENT_SECRET
-
-PUBLIC = "cli-public"
-
-
-@pytest.fixture
-def idp(server_factory: Callable[..., TokenServer]) -> TokenServer:
-    srv = server_factory(clients={CLIENT_ID: CLIENT_SECRET, PUBLIC: None})
-    srv.device_interval = 0
-    return srv
+from .conftest import CLIENT_ID, CLIENT_SECRET, PUBLIC
 
 
 def browser_auth(srv: TokenServer, open_browser: Callable[[str], object], **kw: Any) -> SilentAuth:

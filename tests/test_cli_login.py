@@ -21,8 +21,7 @@ import requests
 from requests_silentauth.testing import TokenServer
 
 from . import terminal
-
-PUBLIC = "cli-public"
+from .conftest import PUBLIC
 
 
 def on_pty(

@@ -32,19 +32,10 @@ from requests_silentauth import (
 )
 from requests_silentauth.testing import TokenServer
 
-from .test_interactive import PUBLIC, Approver, device_auth
+from .test_interactive import Approver, device_auth
 from .test_renew_ahead import BOUND, THREAD, renewers, seed_due
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def idp(server_factory: Callable[..., TokenServer]) -> TokenServer:
-    from .conftest import CLIENT_ID, CLIENT_SECRET
-
-    srv = server_factory(clients={CLIENT_ID: CLIENT_SECRET, PUBLIC: None})
-    srv.device_interval = 0
-    return srv
 
 
 def device_due(idp: TokenServer) -> tuple[MemoryStore, Token]:
