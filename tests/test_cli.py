@@ -18,7 +18,7 @@ from requests_silentauth.testing import TokenServer
 from . import terminal
 from .conftest import PASSWORD, USER
 from .terminal import passwords
-from .test_cli_habits import on_terminal
+from .test_cli_habits import FIRST_USE, on_terminal
 
 
 def on_pty(
@@ -135,16 +135,6 @@ def test_demo_runs_and_succeeds(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "every request succeeded" in out
     assert "8 x GET /api/data: [200, 200, 200, 200, 200, 200, 200, 200]" in out
-
-
-FIRST_USE = """
-import sys, requests
-from requests_silentauth import FileStore, PasswordGrant, SilentAuth
-auth = SilentAuth(PasswordGrant(sys.argv[1]), username="alice", store=FileStore(sys.argv[2]))
-with requests.Session() as s:
-    s.trust_env = False
-    print("status", s.get(sys.argv[3], auth=auth).status_code)
-"""
 
 
 def test_first_use_asks_once_on_a_terminal_and_stores_only_after_success(

@@ -29,20 +29,12 @@ from requests_silentauth.testing import TokenServer
 from .conftest import CLIENT_ID, CLIENT_SECRET, PASSWORD, USER
 from .rawserver import RawServer
 from .terminal import Typist, on_pty
-from .test_cli_habits import PLAIN, ROOT, cli
+from .test_cli_habits import cli, cli_environment
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    e = dict(os.environ)
-    e.pop("SILENTAUTH_PROFILE", None)
-    e["SILENTAUTH_CONFIG"] = str(tmp_path / "profiles.toml")
-    e["PYTHON_KEYRING_BACKEND"] = PLAIN
-    e["PLAINKEYRING_FILE"] = str(tmp_path / "keyring.json")
-    e["PYTHONPATH"] = str(ROOT)
-    e["XDG_CACHE_HOME"] = str(tmp_path / "cache")
-    e["NO_PROXY"] = "*"
-    return e
+    return cli_environment(tmp_path)
 
 
 ESC = "\x1b"

@@ -30,6 +30,11 @@ FAIL = "keyring.backends.fail.Keyring"
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
+    return cli_environment(tmp_path)
+
+
+def cli_environment(tmp_path: Path) -> dict[str, str]:
+    """The CLI's environment in a test: its own profiles file and plaintext keyring file."""
     e = dict(os.environ)
     e.pop("SILENTAUTH_PROFILE", None)
     e["SILENTAUTH_CONFIG"] = str(tmp_path / "profiles.toml")

@@ -208,7 +208,11 @@ def test_a_session_closing_its_adapter_closes_the_auth(
     assert renewers() == []
 
 
-def run_child(server: TokenServer, store_path: Path, token_timeout: float) -> subprocess.Popen[str]:
+def run_child(
+    server: TokenServer, store_path: Path, token_timeout: float, *extra: str
+) -> subprocess.Popen[str]:
+    """``tests/renew_ahead_child.py``: a script that exits while a renewal may be in flight
+    (``extra``: how it exits, for the attack tests)."""
     return subprocess.Popen(
         [
             sys.executable,
@@ -218,6 +222,7 @@ def run_child(server: TokenServer, store_path: Path, token_timeout: float) -> su
             server.resource_url,
             str(store_path),
             str(token_timeout),
+            *extra,
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,

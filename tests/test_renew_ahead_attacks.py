@@ -33,7 +33,7 @@ from requests_silentauth import (
 from requests_silentauth.testing import TokenServer
 
 from .test_interactive import Approver, device_auth
-from .test_renew_ahead import BOUND, THREAD, renewers, seed_due
+from .test_renew_ahead import BOUND, THREAD, renewers, run_child, seed_due
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -166,23 +166,7 @@ def test_on_token_may_close_the_auth_from_the_background(
 
 
 def exiting_child(srv: TokenServer, path: Path, mode: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.renew_ahead_child",
-            srv.token_url,
-            srv.resource_url,
-            str(path),
-            "10",
-            mode,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"},
-    )
+    return run_child(srv, path, 10.0, mode)
 
 
 @pytest.mark.slow
